@@ -1,0 +1,52 @@
+// Command fipsgate is the fipsgate BuildKit frontend. Started by BuildKit with
+// no arguments it serves the gateway API; with a subcommand it is the CLI.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/fipsgate/fipsgate/frontend"
+	"github.com/moby/buildkit/frontend/gateway/grpcclient"
+	"github.com/moby/buildkit/util/appcontext"
+	"github.com/moby/buildkit/util/bklog"
+	_ "github.com/moby/buildkit/util/grpcutil/encoding/proto"
+)
+
+// version is set at link time (-X main.version=...).
+var version = "dev"
+
+func main() {
+	if len(os.Args) > 1 {
+		os.Exit(runCommand(os.Args[1:]))
+	}
+	if err := grpcclient.RunFromEnvironment(appcontext.Context(), frontend.Build); err != nil {
+		bklog.L.Errorf("fatal error: %+v", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `fipsgate — a BuildKit frontend that builds a Dockerfile and proves the image enforces FIPS.
+
+Use it from a Dockerfile:
+
+    # syntax=ghcr.io/fipsgate/fipsgate:1
+
+Commands:
+    fipsgate version    print the version
+    fipsgate help       print this text
+`
+
+func runCommand(args []string) int {
+	switch args[0] {
+	case "version", "--version", "-version":
+		fmt.Printf("fipsgate %s\n", version)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Print(usage)
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "fipsgate: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}

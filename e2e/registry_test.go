@@ -1,0 +1,73 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/containerd/platforms"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// fetchManifest reads an index or manifest from the dev registry.
+// ref is "repository:tag" or "repository@digest", without the registry host.
+func fetchManifest(t *testing.T, ref string) (mediaType string, body []byte) {
+	t.Helper()
+	repo, tag, ok := strings.Cut(ref, "@")
+	if !ok {
+		repo, tag, _ = strings.Cut(ref, ":")
+	}
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://%s/v2/%s/manifests/%s", registry, repo, tag), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", strings.Join([]string{
+		ocispecs.MediaTypeImageIndex, ocispecs.MediaTypeImageManifest,
+		"application/vnd.docker.distribution.manifest.list.v2+json",
+		"application/vnd.docker.distribution.manifest.v2+json",
+	}, ", "))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET manifest %s: %s: %s", ref, resp.Status, body)
+	}
+	return resp.Header.Get("Content-Type"), body
+}
+
+// imagePlatforms lists the platforms of the image manifests that ref points
+// at: one for a single manifest, every non-attestation entry for an index.
+func imagePlatforms(t *testing.T, repo, digest string) []string {
+	t.Helper()
+	mt, body := fetchManifest(t, repo+"@"+digest)
+	if mt != ocispecs.MediaTypeImageIndex {
+		var m ocispecs.Manifest
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"(single manifest)"}
+	}
+	var idx ocispecs.Index
+	if err := json.Unmarshal(body, &idx); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range idx.Manifests {
+		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" || d.Platform == nil {
+			continue
+		}
+		out = append(out, platforms.Format(*d.Platform))
+	}
+	return out
+}

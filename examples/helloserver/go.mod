@@ -1,0 +1,3 @@
+module example.com/helloserver
+
+go 1.24

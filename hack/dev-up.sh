@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Brings up the dev environment, idempotently: installs what is missing, builds
+# the pinned BuildKit, buildx and registry binaries (cached), starts a rootful
+# buildkitd (OCI worker, runc, overlayfs) on a private unix socket and a
+# registry on loopback, and registers a buildx "remote" builder for them.
+# Ends by printing the export lines a shell needs: eval "$(make -s dev-up)".
+source "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" -eq 0 ] || die "dev-up needs root: buildkitd runs rootful with runc and overlayfs"
+
+install_packages() {
+	local want=(runc mmdebstrap ca-certificates curl git) missing=() p
+	for p in "${want[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ "${#missing[@]}" -eq 0 ] && return
+	log "installing Debian packages: ${missing[*]}"
+	retry 3 apt-get update -qq >&2
+	DEBIAN_FRONTEND=noninteractive retry 3 apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+# build_tool NAME VERSION MODULE PKG...: builds PKG... from MODULE@VERSION in a
+# throw-away module (`go install pkg@version` refuses modules with excludes or
+# replaces) into TOOLS_BIN, unless this version is already there. The version
+# is linked in: buildx enables features by the buildkitd version it reports.
+build_tool() {
+	local name=$1 version=$2 module=$3; shift 3
+	local ldflags="-s -w -X $module/version.Version=$version"
+	local stamp=$TOOLS_BIN/.$name-$version
+	[ -f "$stamp" ] && return
+	log "building $name $version from the Go module proxy (once; cached in $CACHE_DIR)"
+	local src=$CACHE_DIR/src/$name-$version pkgs=() p
+	mkdir -p "$src" "$TOOLS_BIN"
+	printf 'module fipsgate.local/tools/%s\n\ngo 1.26.8\n' "$name" >"$src/go.mod"
+	for p in "$@"; do pkgs+=("$p@$version"); done
+	mkdir -p "$LOG_DIR"
+	local logf=$LOG_DIR/build-$name.log
+	if ! (cd "$src" && retry 3 go get "${pkgs[@]}" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$TOOLS_BIN/" "$@") >"$logf" 2>&1; then
+		tail -n 20 "$logf" >&2
+		die "building $name $version failed; see $logf"
+	fi
+	touch "$stamp"
+}
+
+build_tools() {
+	build_tool buildkit "$BUILDKIT_VERSION" github.com/moby/buildkit \
+		github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl
+	build_tool buildx "$BUILDX_VERSION" github.com/docker/buildx github.com/docker/buildx/cmd/buildx
+	build_tool registry "$REGISTRY_VERSION" github.com/distribution/distribution/v3 \
+		github.com/distribution/distribution/v3/cmd/registry
+	mkdir -p "$HOME/.docker/cli-plugins"
+	if ! cmp -s "$TOOLS_BIN/buildx" "$HOME/.docker/cli-plugins/docker-buildx"; then
+		install -m 0755 "$TOOLS_BIN/buildx" "$HOME/.docker/cli-plugins/docker-buildx"
+	fi
+}
+
+# running PIDFILE: whether the process recorded in PIDFILE is alive.
+running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+registry_up() { curl -fsS -o /dev/null "http://$REGISTRY_ADDR/v2/" 2>/dev/null; }
+
+start_registry() {
+	if running "$RUN_DIR/registry.pid" && registry_up; then return; fi
+	if registry_up; then
+		die "something else already serves a registry on $REGISTRY_ADDR; stop it or set FIPSGATE_REGISTRY_PORT"
+	fi
+	mkdir -p "$STATE_DIR/registry" "$RUN_DIR" "$LOG_DIR"
+	cat >"$RUN_DIR/registry.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $STATE_DIR/registry
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY_ADDR
+EOF
+	log "starting registry on $REGISTRY_ADDR (log: $LOG_DIR/registry.log)"
+	OTEL_TRACES_EXPORTER=none setsid "$TOOLS_BIN/registry" serve "$RUN_DIR/registry.yml" \
+		>>"$LOG_DIR/registry.log" 2>&1 </dev/null &
+	echo $! >"$RUN_DIR/registry.pid"
+	for _ in $(seq 100); do registry_up && return; sleep 0.1; done
+	die "registry did not come up on $REGISTRY_ADDR; see $LOG_DIR/registry.log"
+}
+
+buildkitd_up() { buildctl --addr "$BUILDKIT_HOST_ADDR" debug workers >/dev/null 2>&1; }
+
+start_buildkitd() {
+	if running "$RUN_DIR/buildkitd.pid" && buildkitd_up; then return; fi
+	mkdir -p "$STATE_DIR/buildkit" "$RUN_DIR" "$LOG_DIR"
+	# ghcr.io is mirrored to the dev registry so that Dockerfiles can name the
+	# published frontend and base images (`# syntax=ghcr.io/fipsgate/fipsgate:1`)
+	# and resolve them here, where no outside registry can be reached.
+	cat >"$RUN_DIR/buildkitd.toml" <<EOF
+root = "$STATE_DIR/buildkit"
+
+[grpc]
+  address = ["$BUILDKIT_HOST_ADDR"]
+
+[worker.oci]
+  enabled = true
+  snapshotter = "overlayfs"
+  binary = "runc"
+  gc = true
+
+[worker.containerd]
+  enabled = false
+
+[registry."$REGISTRY_ADDR"]
+  http = true
+  insecure = true
+
+[registry."ghcr.io"]
+  mirrors = ["$REGISTRY_ADDR"]
+EOF
+	log "starting buildkitd on $BUILDKIT_HOST_ADDR (log: $LOG_DIR/buildkitd.log)"
+	setsid "$TOOLS_BIN/buildkitd" --config "$RUN_DIR/buildkitd.toml" \
+		>>"$LOG_DIR/buildkitd.log" 2>&1 </dev/null &
+	echo $! >"$RUN_DIR/buildkitd.pid"
+	for _ in $(seq 300); do
+		buildkitd_up && return
+		running "$RUN_DIR/buildkitd.pid" || break
+		sleep 0.1
+	done
+	tail -n 20 "$LOG_DIR/buildkitd.log" >&2 || true
+	die "buildkitd did not come up on $BUILDKIT_HOST_ADDR; see $LOG_DIR/buildkitd.log"
+}
+
+create_builder() {
+	local want="$BUILDKIT_HOST_ADDR"
+	if docker buildx inspect "$BUILDX_BUILDER_NAME" 2>/dev/null | grep -q "Endpoint: *$want\$"; then return; fi
+	docker buildx rm "$BUILDX_BUILDER_NAME" >/dev/null 2>&1 || true
+	log "creating buildx builder $BUILDX_BUILDER_NAME (remote driver, $want)"
+	docker buildx create --name "$BUILDX_BUILDER_NAME" --driver remote "$want" >&2
+	docker buildx inspect --bootstrap "$BUILDX_BUILDER_NAME" >/dev/null
+}
+
+install_packages
+build_tools
+start_registry
+start_buildkitd
+create_builder
+
+cat <<EOF
+export BUILDKIT_HOST=$BUILDKIT_HOST_ADDR
+export FIPSGATE_REGISTRY=$REGISTRY_ADDR
+export BUILDX_BUILDER=$BUILDX_BUILDER_NAME
+export PATH=$TOOLS_BIN:"\$PATH"
+EOF
