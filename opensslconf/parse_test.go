@@ -1,0 +1,146 @@
+package opensslconf
+
+import (
+	"io/fs"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/fipsgate/fipsgate/imagefs"
+)
+
+func parseTestdata(t *testing.T, root, name string, env map[string]string) *Config {
+	t.Helper()
+	c, err := Parse(imagefs.Root{Dir: "testdata/" + root}, name, env, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestFIPSConfiguration(t *testing.T) {
+	// Reached the way OpenSSL does on Debian: OPENSSLDIR/openssl.cnf, a
+	// symlink to /etc/ssl/openssl.cnf.
+	c := parseTestdata(t, "fips", "/usr/lib/ssl/openssl.cnf", nil)
+	if len(c.Errors) > 0 {
+		t.Fatalf("unexpected errors: %v", c.Errors)
+	}
+	s := Summarize(c)
+	if !s.ConfigDiagnostics || !s.FIPSDefault || s.DefaultProperties != "fips=yes" {
+		t.Errorf("summary = %+v", s)
+	}
+	want := []Provider{
+		{Name: "base", Section: "base_sect", Activate: true},
+		{Name: "fips", Section: "fips_sect", Activate: true},
+	}
+	if !reflect.DeepEqual(s.Providers, want) {
+		t.Errorf("providers = %+v, want %+v", s.Providers, want)
+	}
+	if s.FIPSSectionFile != "/etc/ssl/fipsmodule.cnf" || !strings.HasPrefix(s.FIPSSection["module-mac"], "5E:91") {
+		t.Errorf("FIPS section from %q: %v", s.FIPSSectionFile, s.FIPSSection)
+	}
+	if got := s.Active(); !reflect.DeepEqual(got, []string{"base", "fips"}) {
+		t.Errorf("active = %v", got)
+	}
+}
+
+func TestIncludesStayInsideTheRoot(t *testing.T) {
+	c := parseTestdata(t, "escape", "/etc/ssl/openssl.cnf", nil)
+	if c.Sections["from_other"]["seen"] != "yes" {
+		t.Errorf("a relative include climbing above / must resolve inside the root; sections: %v", c.Sections)
+	}
+	if len(c.Errors) != 1 || !strings.Contains(c.Errors[0], "/etc/ssl/link.cnf") {
+		t.Errorf("a symlink pointing out of the root must not be followed out of it; errors: %v", c.Errors)
+	}
+	s := Summarize(c)
+	if _, ok := s.FIPS(); ok || s.FIPSDefault {
+		t.Errorf("no FIPS provider is configured, summary says %+v", s)
+	}
+}
+
+func TestDirectoryIncludeVariablesAndQuoting(t *testing.T) {
+	c := parseTestdata(t, "dir", "/etc/ssl/openssl.cnf", map[string]string{"HOME": "/home/app"})
+	if got, want := c.Files, []string{"/etc/ssl/openssl.cnf", "/etc/ssl/conf.d/00-first.conf", "/etc/ssl/conf.d/10-fips.cnf"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("files = %v, want %v", got, want)
+	}
+	wantErrors := []string{"relative include", "variable nosuchvar has no value"}
+	if len(c.Errors) != len(wantErrors) {
+		t.Fatalf("errors = %q, want ones mentioning %q", c.Errors, wantErrors)
+	}
+	for i, w := range wantErrors {
+		if !strings.Contains(c.Errors[i], w) {
+			t.Errorf("error %d = %q, want it to mention %q", i, c.Errors[i], w)
+		}
+	}
+	props := c.Sections["evp_properties"]
+	if props["greeting"] != "hello, world   continued" {
+		t.Errorf("continuation and escapes: greeting = %q", props["greeting"])
+	}
+	if props["home"] != "/home/app" {
+		t.Errorf("$ENV::HOME = %q", props["home"])
+	}
+	s := Summarize(c)
+	want := []Provider{
+		{Name: "base", Section: "base_sect", Activate: true},
+		{Name: "fips", Section: "fips_sect", Activate: true, Module: "/usr/lib/ossl-modules/fips.so"},
+		{Name: "legacy", Section: "legacy_sect", Activate: false},
+	}
+	if !reflect.DeepEqual(s.Providers, want) {
+		t.Errorf("providers = %+v, want %+v", s.Providers, want)
+	}
+	if !s.FIPSDefault || s.FIPSSectionFile != "/etc/ssl/conf.d/10-fips.cnf" {
+		t.Errorf("summary = %+v", s)
+	}
+}
+
+func TestHasProperty(t *testing.T) {
+	for _, tc := range []struct {
+		query string
+		want  bool
+	}{
+		{"fips=yes", true},
+		{" fips = yes ", true},
+		{"provider=fips,fips=yes", true},
+		{"fips", true},
+		{"?fips=yes", false},
+		{"fips=no", false},
+		{"-fips", false},
+		{"", false},
+	} {
+		if got := hasProperty(tc.query, "fips", "yes"); got != tc.want {
+			t.Errorf("hasProperty(%q) = %v, want %v", tc.query, got, tc.want)
+		}
+	}
+}
+
+func TestParseMissingMainFile(t *testing.T) {
+	if _, err := Parse(imagefs.Root{Dir: "testdata/fips"}, "/etc/ssl/nope.cnf", nil, "/"); err == nil {
+		t.Fatal("want an error for a missing main configuration file")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("openssl_conf = a\n[a]\nproviders = p\n[p]\nfips = s\n[s]\nactivate = 1\n"))
+	f.Add([]byte("x = $a::b ${c} $(d) \"q\\\"\" 'r' \\\n#c\n.include = /x\n.pragma dollarid:on\n"))
+	f.Fuzz(func(t *testing.T, dt []byte) {
+		c, err := Parse(memFS{"/c.cnf": dt, "/x": dt}, "/c.cnf", map[string]string{}, "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		Summarize(c)
+	})
+}
+
+// memFS is a flat in-memory FS for the fuzzer.
+type memFS map[string][]byte
+
+func (m memFS) ReadFile(name string) ([]byte, error) {
+	if dt, ok := m[name]; ok {
+		return dt, nil
+	}
+	return nil, fsNotExist(name)
+}
+func (m memFS) ReadDir(string) ([]string, error) { return nil, nil }
+func (m memFS) IsDir(string) bool                { return false }
+
+func fsNotExist(name string) error { return &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist} }
