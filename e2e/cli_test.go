@@ -21,6 +21,7 @@ type build struct {
 	platforms     []string          // --platform
 	buildArgs     map[string]string // --build-arg
 	secrets       map[string]string // --secret id=KEY,src=VALUE
+	ssh           map[string]string // --ssh KEY=VALUE (an agent socket or key file)
 	namedContexts map[string]string // --build-context KEY=VALUE: a local directory or docker-image://…
 	image         string            // pushed here when set
 	call          string            // a subrequest (outline, targets, check) instead of a build
@@ -110,6 +111,9 @@ func (buildctlCLI) run(t *testing.T, b build) result {
 	for _, k := range sortedKeys(b.secrets) {
 		args = append(args, "--secret", "id="+k+",src="+b.secrets[k])
 	}
+	for _, k := range sortedKeys(b.ssh) {
+		args = append(args, "--ssh", k+"="+b.ssh[k])
+	}
 	for i, k := range sortedKeys(b.namedContexts) {
 		v := b.namedContexts[k]
 		if strings.Contains(v, "://") {
@@ -153,6 +157,9 @@ func (buildxCLI) run(t *testing.T, b build) result {
 	}
 	for _, k := range sortedKeys(b.secrets) {
 		args = append(args, "--secret", "id="+k+",src="+b.secrets[k])
+	}
+	for _, k := range sortedKeys(b.ssh) {
+		args = append(args, "--ssh", k+"="+b.ssh[k])
 	}
 	for _, k := range sortedKeys(b.namedContexts) {
 		args = append(args, "--build-context", k+"="+b.namedContexts[k])

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -47,11 +48,23 @@ func featuresBuild(t *testing.T) build {
 		target:     "final",
 		buildArgs:  map[string]string{},
 		secrets:    map[string]string{"token": testdata(t, "features", "token")},
+		ssh:        map[string]string{"default": sshKey(t)},
 		namedContexts: map[string]string{
 			"base":  "docker-image://" + registry + "/fipsgate/debian:trixie",
 			"extra": testdata(t, "features", "extra"),
 		},
 	}
+}
+
+// sshKey makes a throw-away key for --ssh (BuildKit serves a key file
+// through its own agent).
+func sshKey(t *testing.T) string {
+	t.Helper()
+	key := filepath.Join(t.TempDir(), "id_ed25519")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	return key
 }
 
 // TestImageDigestsMatchUpstream builds the same inputs through fipsgate and
