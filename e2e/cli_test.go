@@ -25,6 +25,7 @@ type build struct {
 	namedContexts map[string]string // --build-context KEY=VALUE: a local directory or docker-image://…
 	image         string            // pushed here when set
 	call          string            // a subrequest (outline, targets, check) instead of a build
+	noCache       bool              // --no-cache
 }
 
 // result is what a CLI run left behind.
@@ -102,6 +103,9 @@ func (buildctlCLI) run(t *testing.T, b build) result {
 	if b.target != "" {
 		args = append(args, "--opt", "target="+b.target)
 	}
+	if b.noCache {
+		args = append(args, "--no-cache")
+	}
 	if len(b.platforms) > 0 {
 		args = append(args, "--opt", "platform="+strings.Join(b.platforms, ","))
 	}
@@ -149,6 +153,9 @@ func (buildxCLI) run(t *testing.T, b build) result {
 	if b.target != "" {
 		args = append(args, "--target", b.target)
 	}
+	if b.noCache {
+		args = append(args, "--no-cache")
+	}
 	if len(b.platforms) > 0 {
 		args = append(args, "--platform", strings.Join(b.platforms, ","))
 	}
@@ -179,13 +186,18 @@ func (buildxCLI) run(t *testing.T, b build) result {
 }
 
 // withSyntax writes a copy of the Dockerfile at src whose first line selects
-// the frontend: the fipsgate image, or (syntax "") a comment of the same
-// length in lines, so that the built-in frontend sees the same line numbers.
+// the frontend: the fipsgate image, or (syntax "") a comment, so that the
+// built-in frontend sees the same line numbers. A `# syntax=` first line of
+// src is replaced, any other first line kept below the new one.
 func withSyntax(t *testing.T, src, syntax string) string {
 	t.Helper()
 	dt, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.HasPrefix(string(dt), "# syntax=") {
+		_, rest, _ := strings.Cut(string(dt), "\n")
+		dt = []byte(rest)
 	}
 	first := firstLine(syntax) + "\n"
 	dir := t.TempDir()

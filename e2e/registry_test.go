@@ -71,3 +71,76 @@ func imagePlatforms(t *testing.T, repo, digest string) []string {
 	}
 	return out
 }
+
+func fetchBlob(t *testing.T, repo, digest string) []byte {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://%s/v2/%s/blobs/%s", registry, repo, digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET blob %s@%s: %s", repo, digest, resp.Status)
+	}
+	return body
+}
+
+// statement is the part of an in-toto statement the tests read.
+type statement struct {
+	Type          string `json:"_type"`
+	PredicateType string `json:"predicateType"`
+	Subject       []struct {
+		Digest map[string]string `json:"digest"`
+	} `json:"subject"`
+	Predicate json.RawMessage `json:"predicate"`
+}
+
+// pushedImage is an index in the registry: its platform manifests and, per
+// platform manifest digest, the in-toto statements attached to it.
+type pushedImage struct {
+	manifests    map[string]string // platform → manifest digest
+	attestations map[string][]statement
+}
+
+func readPushedImage(t *testing.T, repo, digest string) pushedImage {
+	t.Helper()
+	img := pushedImage{manifests: map[string]string{}, attestations: map[string][]statement{}}
+	mt, body := fetchManifest(t, repo+"@"+digest)
+	if mt != ocispecs.MediaTypeImageIndex {
+		img.manifests["(single manifest)"] = digest
+		return img
+	}
+	var idx ocispecs.Index
+	if err := json.Unmarshal(body, &idx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range idx.Manifests {
+		if d.Annotations["vnd.docker.reference.type"] != "attestation-manifest" {
+			if d.Platform != nil {
+				img.manifests[platforms.Format(*d.Platform)] = d.Digest.String()
+			}
+			continue
+		}
+		subject := d.Annotations["vnd.docker.reference.digest"]
+		_, mbody := fetchManifest(t, repo+"@"+d.Digest.String())
+		var m ocispecs.Manifest
+		if err := json.Unmarshal(mbody, &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range m.Layers {
+			var st statement
+			if err := json.Unmarshal(fetchBlob(t, repo, l.Digest.String()), &st); err != nil {
+				t.Fatalf("attestation layer %s: %v", l.Digest, err)
+			}
+			if st.PredicateType != l.Annotations["in-toto.io/predicate-type"] {
+				t.Fatalf("layer annotation says %q, statement says %q", l.Annotations["in-toto.io/predicate-type"], st.PredicateType)
+			}
+			img.attestations[subject] = append(img.attestations[subject], st)
+		}
+	}
+	return img
+}

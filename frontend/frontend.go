@@ -1,19 +1,317 @@
 // Package frontend holds fipsgate's gateway BuildFunc: it builds the
-// Dockerfile with the upstream Dockerfile builder, unchanged, and returns its
-// result. Verification of the built filesystem hangs off this one entry point.
+// Dockerfile with the upstream Dockerfile builder, unchanged, then verifies
+// every platform of the result (checkgraph) and attaches an in-toto
+// attestation to each platform's image manifest only when it passed.
 package frontend
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
 
+	"github.com/fipsgate/fipsgate/checkgraph"
+	"github.com/fipsgate/fipsgate/predicate"
+	"github.com/fipsgate/fipsgate/probe"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	dockerfile "github.com/moby/buildkit/frontend/dockerfile/builder"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
+	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
+	"github.com/moby/buildkit/solver/result"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 )
 
-// Build is the gateway BuildFunc. Everything the upstream Dockerfile frontend
-// supports — subrequests (--print, --check), multi-platform results, SBOM
-// attestations, named contexts, secrets, ssh and cache mounts — is handled by
-// the upstream builder; the result is returned as it produced it.
+// Version is the verifier version written into predicates.
+var Version = "dev"
+
+// Build is the gateway BuildFunc. Subrequests (--print, --call, --check)
+// and FIPSGATE_MODE=off are answered by the upstream builder alone.
 func Build(ctx context.Context, c client.Client) (*client.Result, error) {
-	return dockerfile.Build(ctx, c)
+	if c.BuildOpts().Opts["requestid"] != "" {
+		return dockerfile.Build(ctx, c)
+	}
+	var opts Options
+	var res *client.Result
+	eg, egctx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		var err error
+		opts, err = loadOptions(egctx, c)
+		return err
+	})
+	eg.Go(func() error {
+		var err error
+		res, err = dockerfile.Build(egctx, c)
+		return err
+	})
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	if opts.Mode == ModeOff || res == nil || (res.Ref == nil && len(res.Refs) == 0) {
+		return res, nil
+	}
+	return verify(ctx, c, res, opts)
+}
+
+// loadOptions reads FIPSGATE_* from build-args and the Dockerfile's global
+// ARG defaults (the ARGs before the first FROM).
+func loadOptions(ctx context.Context, c client.Client) (Options, error) {
+	buildArgs := map[string]string{}
+	for k, v := range c.BuildOpts().Opts {
+		if name, ok := strings.CutPrefix(k, "build-arg:"); ok {
+			buildArgs[name] = v
+		}
+	}
+	bc, err := dockerui.NewClient(c)
+	if err != nil {
+		return Options{}, err
+	}
+	src, err := bc.ReadEntrypoint(ctx, "Dockerfile")
+	if err != nil {
+		return Options{}, err
+	}
+	defaults := map[string]string{}
+	// A Dockerfile the upstream builder rejects gets its error from there.
+	if ast, err := parser.Parse(bytes.NewReader(src.Data)); err == nil {
+		if _, metaArgs, err := instructions.Parse(ast.AST, nil); err == nil {
+			for _, a := range metaArgs {
+				for _, kv := range a.Args {
+					if kv.Value != nil {
+						defaults[kv.Key] = *kv.Value
+					}
+				}
+			}
+		}
+	}
+	return ParseOptions(buildArgs, defaults)
+}
+
+// frontendState is the image this frontend runs from: its binary is the probe.
+func frontendState(c client.Client) (llb.State, error) {
+	cf, ok := c.(interface{ CurrentFrontend() (*llb.State, error) })
+	if !ok {
+		return llb.State{}, fmt.Errorf("fipsgate: the gateway client cannot name the current frontend")
+	}
+	st, err := cf.CurrentFrontend()
+	if err != nil {
+		return llb.State{}, err
+	}
+	if st == nil {
+		return llb.State{}, fmt.Errorf("fipsgate must run as a frontend image (# syntax=…): no frontend image to take the probe from")
+	}
+	return *st, nil
+}
+
+func verify(ctx context.Context, c client.Client, res *client.Result, opts Options) (*client.Result, error) {
+	targets, err := targetsOf(res, opts)
+	if err != nil {
+		return nil, err
+	}
+	verdicts, statics, dynamics, err := runChecks(ctx, c, targets, opts)
+	if err != nil {
+		err = fmt.Errorf("fipsgate: verification could not complete, so nothing is attested: %w", err)
+		if opts.Mode == ModeWarn {
+			return res, warn(ctx, c, err.Error())
+		}
+		return nil, err
+	}
+	failed := false
+	for _, v := range verdicts {
+		failed = failed || !v.Passed
+	}
+	if failed {
+		msg := Explain(verdicts)
+		if opts.Mode == ModeWarn {
+			return res, warn(ctx, c, msg+"\nfipsgate: FIPSGATE_MODE=warn: the image is exported without an attestation")
+		}
+		return nil, fmt.Errorf("%s", msg)
+	}
+	if err := attest(ctx, c, res, targets, verdicts, statics, dynamics, opts); err != nil {
+		return nil, fmt.Errorf("fipsgate: attaching the attestation: %w", err)
+	}
+	return res, nil
+}
+
+func warn(ctx context.Context, c client.Client, msg string) error {
+	return c.Warn(ctx, "", msg, client.WarnOpts{})
+}
+
+// targetsOf lists the platforms of the result with their image configs.
+func targetsOf(res *client.Result, opts Options) ([]checkgraph.Target, error) {
+	var ps exptypes.Platforms
+	if dt, ok := res.Metadata[exptypes.ExporterPlatformsKey]; ok {
+		if err := json.Unmarshal(dt, &ps); err != nil {
+			return nil, fmt.Errorf("fipsgate: reading the result's platforms: %w", err)
+		}
+	}
+	if len(ps.Platforms) == 0 {
+		return nil, fmt.Errorf("fipsgate: the build result names no platform")
+	}
+	var targets []checkgraph.Target
+	for _, p := range ps.Platforms {
+		ref, cfgKey := res.Refs[p.ID], exptypes.ExporterImageConfigKey+"/"+p.ID
+		if ref == nil {
+			ref, cfgKey = res.Ref, exptypes.ExporterImageConfigKey
+		}
+		if ref == nil {
+			return nil, fmt.Errorf("fipsgate: no result for platform %s", p.ID)
+		}
+		var img dockerspec.DockerOCIImage
+		if dt, ok := res.Metadata[cfgKey]; ok {
+			if err := json.Unmarshal(dt, &img); err != nil {
+				return nil, fmt.Errorf("fipsgate: reading the image config of %s: %w", p.ID, err)
+			}
+		}
+		st, err := ref.ToState()
+		if err != nil {
+			return nil, err
+		}
+		app, source := AppCommand(opts, img.Config.Entrypoint, img.Config.Cmd)
+		targets = append(targets, checkgraph.Target{
+			ID:     p.ID,
+			Rootfs: st,
+			Spec: probe.Spec{
+				Platform:         p.ID,
+				Image:            probe.Image{Env: img.Config.Env, User: img.Config.User, WorkingDir: img.Config.WorkingDir},
+				App:              app,
+				AppSource:        source,
+				ReadySeconds:     opts.ReadySeconds,
+				TimeoutSeconds:   opts.TimeoutSeconds,
+				ExpectFailure:    opts.ExpectFailure,
+				RequireValidated: opts.RequireValidated,
+			},
+		})
+	}
+	return targets, nil
+}
+
+// runChecks solves the static checks of every platform in one request, then
+// the self-tests and negative tests of every platform in a second (their
+// mutations need the paths the static checks found), and decides.
+func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target, opts Options) ([]Verdict, map[string]*probe.Report, map[string][]*probe.Report, error) {
+	probeState, err := frontendState(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	bc, err := dockerui.NewClient(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	o := checkgraph.Options{Probe: probeState, IgnoreCache: bc.IsNoCache("")}
+	// Every command of a probe has its own timeout, and a probe runs at most
+	// six; this bounds the whole, so that nothing can hang the build.
+	limit := time.Duration(2*6*opts.TimeoutSeconds*float64(time.Second)) + 2*time.Minute
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+
+	staticRef, err := solve(ctx, c, checkgraph.Static(targets, o))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("static checks: %w", err)
+	}
+	statics := map[string]*probe.Report{}
+	for _, t := range targets {
+		r, err := readReport(ctx, staticRef, checkgraph.ReportFile(t.ID, probe.KindStatic, ""))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: static checks: %w", t.ID, err)
+		}
+		statics[t.ID] = r
+	}
+	dynState, err := checkgraph.Dynamic(targets, statics, o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dynRef, err := solve(ctx, c, dynState)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("self-test and negative tests: %w", err)
+	}
+	dynamics := map[string][]*probe.Report{}
+	var verdicts []Verdict
+	for _, t := range targets {
+		rs := Reports{Platform: t.ID, Static: statics[t.ID]}
+		self, err := readReport(ctx, dynRef, checkgraph.ReportFile(t.ID, probe.KindSelfTest, ""))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: self-test: %w", t.ID, err)
+		}
+		rs.SelfTest = self
+		dynamics[t.ID] = append(dynamics[t.ID], self)
+		for _, n := range checkgraph.Negatives(statics[t.ID].Module) {
+			r, err := readReport(ctx, dynRef, checkgraph.ReportFile(t.ID, probe.KindNegative, n.Mutation))
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("%s: %s: %w", t.ID, n.Title, err)
+			}
+			rs.Negatives = append(rs.Negatives, r)
+			dynamics[t.ID] = append(dynamics[t.ID], r)
+		}
+		verdicts = append(verdicts, Decide(rs))
+	}
+	return verdicts, statics, dynamics, nil
+}
+
+func solve(ctx context.Context, c client.Client, st llb.State) (client.Reference, error) {
+	def, err := st.Marshal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.Solve(ctx, client.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+	if err != nil {
+		return nil, err
+	}
+	return r.SingleRef()
+}
+
+// readReport reads and checks one probe report; a missing, oversized or
+// malformed report is an error, never a pass.
+func readReport(ctx context.Context, ref client.Reference, file string) (*probe.Report, error) {
+	dt, err := ref.ReadFile(ctx, client.ReadRequest{Filename: file, Range: &client.FileRange{Length: probe.MaxReportSize + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("reading the probe report %s: %w", file, err)
+	}
+	return probe.DecodeReport(dt)
+}
+
+// attest attaches one in-toto attestation per platform, all predicates
+// written by one file operation and solved once.
+func attest(ctx context.Context, c client.Client, res *client.Result, targets []checkgraph.Target, verdicts []Verdict, statics map[string]*probe.Report, dynamics map[string][]*probe.Report, opts Options) error {
+	st := llb.Scratch()
+	files := map[string]string{}
+	for i, t := range targets {
+		var warnings []string
+		for _, w := range verdicts[i].Warnings {
+			warnings = append(warnings, fmt.Sprintf("[%s] %s: %s", w.Stage, w.Check.Title, w.Check.Detail))
+		}
+		p := predicate.New(predicate.Input{
+			Platform:        t.ID,
+			VerifierVersion: Version,
+			Options:         opts,
+			Static:          statics[t.ID],
+			Dynamic:         dynamics[t.ID],
+			Warnings:        warnings,
+		})
+		dt, err := json.MarshalIndent(p, "", "  ")
+		if err != nil {
+			return err
+		}
+		name := "/" + strings.NewReplacer("/", "-", ":", "-").Replace(t.ID) + ".fipsgate.json"
+		files[t.ID] = name
+		st = st.File(llb.Mkfile(name, 0o644, dt), llb.WithCustomName(fmt.Sprintf("[fipsgate %s] attestation", t.ID)))
+	}
+	ref, err := solve(ctx, c, st)
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		res.AddAttestation(t.ID, client.Attestation{
+			Kind:   gatewaypb.AttestationKind_InToto,
+			Ref:    ref,
+			Path:   files[t.ID],
+			InToto: result.InTotoAttestation{PredicateType: predicate.Type},
+		})
+	}
+	return nil
 }

@@ -3,10 +3,13 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 
 	"github.com/fipsgate/fipsgate/frontend"
+	"github.com/fipsgate/fipsgate/probe"
 	"github.com/moby/buildkit/frontend/gateway/grpcclient"
 	"github.com/moby/buildkit/util/appcontext"
 	"github.com/moby/buildkit/util/bklog"
@@ -17,6 +20,7 @@ import (
 var version = "dev"
 
 func main() {
+	frontend.Version = version
 	if len(os.Args) > 1 {
 		os.Exit(runCommand(os.Args[1:]))
 	}
@@ -45,8 +49,30 @@ func runCommand(args []string) int {
 	case "help", "--help", "-h":
 		fmt.Print(usage)
 		return 0
+	case "probe":
+		return runProbe(args[1:])
 	default:
 		fmt.Fprintf(os.Stderr, "fipsgate: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
+}
+
+// runProbe is the check-container side: `fipsgate probe SPEC-JSON`, run by
+// the frontend inside the verification graph. It exits 0 whenever it wrote
+// a report, whatever the report says.
+func runProbe(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "fipsgate probe: want one argument, the JSON spec the frontend writes")
+		return 2
+	}
+	var spec probe.Spec
+	if err := json.Unmarshal([]byte(args[0]), &spec); err != nil {
+		fmt.Fprintf(os.Stderr, "fipsgate probe: bad spec: %v\n", err)
+		return 2
+	}
+	if err := probe.Run(context.Background(), spec); err != nil {
+		fmt.Fprintf(os.Stderr, "fipsgate probe: %v\n", err)
+		return 1
+	}
+	return 0
 }

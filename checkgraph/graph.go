@@ -1,0 +1,229 @@
+// Package checkgraph builds the verification graph as LLB: for every
+// platform of a build result, the static checks on its root filesystem
+// mounted read-only, the self-test with that filesystem as the container
+// root, and the negative tests on copies broken by LLB operations. Each
+// step is a named vertex; check containers have no network and none of the
+// build's secrets, ssh agents or cache mounts. The result image is never
+// modified: every mutation is a new state derived from it.
+package checkgraph
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/containerd/platforms"
+	"github.com/fipsgate/fipsgate/probe"
+	"github.com/moby/buildkit/client/llb"
+)
+
+const (
+	probeDir  = "/.fipsgate-probe"
+	reportDir = "/.fipsgate-report"
+	imageDir  = "/rootfs"
+)
+
+// Target is one platform of the result to verify.
+type Target struct {
+	// ID is the platform's key in the result (exptypes.Platform.ID).
+	ID     string
+	Rootfs llb.State
+	// Spec carries what every probe run of this platform shares: the
+	// image config, the application command and the options.
+	Spec probe.Spec
+}
+
+// Options applies to every vertex of the graph.
+type Options struct {
+	// Probe is the frontend image (gateway CurrentFrontend): its
+	// /bin/fipsgate is the probe.
+	Probe       llb.State
+	IgnoreCache bool
+}
+
+// ReportFile is where the report of one probe run lies in the merged
+// reports state.
+func ReportFile(id, kind, mutation string) string {
+	name := kind
+	if mutation != "" {
+		name += "-" + mutation
+	}
+	return path.Join("/", strings.NewReplacer("/", "-", ":", "-").Replace(id), name+".json")
+}
+
+func vertexName(id, what string) string {
+	return fmt.Sprintf("[fipsgate %s] %s", id, what)
+}
+
+// probeExec runs the probe on root and returns the state of its report
+// directory.
+func probeExec(root llb.State, spec probe.Spec, name string, o Options, extra ...llb.RunOption) llb.State {
+	dt, err := json.Marshal(spec)
+	if err != nil {
+		// Spec holds only strings, numbers and slices of them.
+		panic(err)
+	}
+	opts := []llb.RunOption{
+		llb.Args([]string{path.Join(probeDir, "fipsgate"), "probe", string(dt)}),
+		llb.AddMount(probeDir, o.Probe, llb.SourcePath("/bin"), llb.Readonly),
+		llb.Network(llb.NetModeNone),
+		llb.User("0:0"),
+		llb.Dir("/"),
+		// The probe is a native binary of the builder; the image's own
+		// programs, which it starts, run as the kernel allows.
+		llb.Platform(platforms.Normalize(platforms.DefaultSpec())),
+		llb.WithCustomName(name),
+	}
+	if o.IgnoreCache {
+		opts = append(opts, llb.IgnoreCache)
+	}
+	opts = append(opts, extra...)
+	return root.Run(opts...).AddMount(reportDir, llb.Scratch())
+}
+
+// Static returns a state holding the static report of every target, at
+// ReportFile(id, probe.KindStatic, "").
+func Static(targets []Target, o Options) llb.State {
+	var reports []llb.State
+	for _, t := range targets {
+		spec := t.Spec
+		spec.Kind = probe.KindStatic
+		spec.Root = imageDir
+		spec.Report = path.Join(reportDir, ReportFile(t.ID, probe.KindStatic, ""))
+		reports = append(reports, probeExec(o.Probe, spec,
+			vertexName(t.ID, "static: OpenSSL configuration and FIPS module"), o,
+			llb.AddMount(imageDir, t.Rootfs, llb.Readonly)))
+	}
+	return merge(reports)
+}
+
+// Negative is one negative test of one target.
+type Negative struct {
+	Mutation string
+	Title    string
+}
+
+// Negatives lists the negative tests that apply to what the static checks
+// found: all three with a fipsmodule.cnf, only the module change when the
+// MAC is embedded in the module, none without a module.
+func Negatives(m *probe.ModuleFacts) []Negative {
+	if m == nil || m.RealPath == "" {
+		return nil
+	}
+	var out []Negative
+	if m.Layout == probe.LayoutConfigMAC && m.RealConfig != "" {
+		out = append(out,
+			Negative{probe.MutationConfigRemoved, "negative: " + path.Base(m.RealConfig) + " removed"},
+			Negative{probe.MutationMACCorrupted, "negative: module-mac corrupted"},
+		)
+	}
+	return append(out, Negative{probe.MutationModuleChanged, "negative: " + path.Base(m.RealPath) + " corrupted"})
+}
+
+// Dynamic returns a state holding the self-test and negative-test reports
+// of every target, given its static report.
+func Dynamic(targets []Target, statics map[string]*probe.Report, o Options) (llb.State, error) {
+	var reports []llb.State
+	for _, t := range targets {
+		st := statics[t.ID]
+		spec := t.Spec
+		spec.Root = "/"
+		if m := st.Module; m != nil && m.RealPath != "" {
+			spec.ModulePath = m.RealPath
+			spec.ModuleConfig = m.RealConfig
+			spec.ModuleSection = m.Section
+		}
+		self := spec
+		self.Kind = probe.KindSelfTest
+		self.Report = path.Join(reportDir, ReportFile(t.ID, probe.KindSelfTest, ""))
+		reports = append(reports, probeExec(t.Rootfs, self, vertexName(t.ID, "self-test"), o))
+
+		for _, n := range Negatives(st.Module) {
+			broken, err := breakImage(t, st.Module, n, o)
+			if err != nil {
+				return llb.State{}, fmt.Errorf("%s: %w", t.ID, err)
+			}
+			neg := spec
+			neg.Kind = probe.KindNegative
+			neg.Mutation = n.Mutation
+			neg.Report = path.Join(reportDir, ReportFile(t.ID, probe.KindNegative, n.Mutation))
+			reports = append(reports, probeExec(broken, neg, vertexName(t.ID, n.Title), o))
+		}
+	}
+	return merge(reports), nil
+}
+
+// breakImage derives the broken copy of a target's filesystem for one
+// negative test. Configuration changes are LLB file operations; changing a
+// byte of the module needs a read-modify-write, done by the probe on a
+// read-write mount of the copy, so nothing of the image runs.
+func breakImage(t Target, m *probe.ModuleFacts, n Negative, o Options) (llb.State, error) {
+	var custom []llb.ConstraintsOpt
+	switch n.Mutation {
+	case probe.MutationConfigRemoved:
+		custom = append(custom, llb.WithCustomName(vertexName(t.ID, "break: remove "+m.RealConfig)))
+		return t.Rootfs.File(llb.Rm(m.RealConfig), custom...), nil
+	case probe.MutationMACCorrupted:
+		changed, err := CorruptModuleMAC(m.ConfigContent, m.Section)
+		if err != nil {
+			return llb.State{}, fmt.Errorf("%s: %w", m.RealConfig, err)
+		}
+		custom = append(custom, llb.WithCustomName(vertexName(t.ID, "break: corrupt module-mac in "+m.RealConfig)))
+		return t.Rootfs.File(llb.Mkfile(m.RealConfig, 0o644, []byte(changed)), custom...), nil
+	case probe.MutationModuleChanged:
+		spec := probe.Spec{Kind: probe.KindMutate, Root: imageDir, ModulePath: m.RealPath}
+		dt, _ := json.Marshal(spec)
+		opts := []llb.RunOption{
+			llb.Args([]string{path.Join(probeDir, "fipsgate"), "probe", string(dt)}),
+			llb.AddMount(probeDir, o.Probe, llb.SourcePath("/bin"), llb.Readonly),
+			llb.Network(llb.NetModeNone),
+			llb.Platform(platforms.Normalize(platforms.DefaultSpec())),
+			llb.WithCustomName(vertexName(t.ID, "break: change one byte of "+m.RealPath)),
+		}
+		if o.IgnoreCache {
+			opts = append(opts, llb.IgnoreCache)
+		}
+		return o.Probe.Run(opts...).AddMount(imageDir, t.Rootfs), nil
+	}
+	return llb.State{}, fmt.Errorf("unknown mutation %q", n.Mutation)
+}
+
+var macLine = regexp.MustCompile(`^(\s*module-mac\s*=\s*)([0-9A-Fa-f])`)
+
+// CorruptModuleMAC changes one hex digit of module-mac in the given
+// section of a fipsmodule.cnf text, leaving everything else as it was.
+func CorruptModuleMAC(content, section string) (string, error) {
+	lines := strings.Split(content, "\n")
+	current := ""
+	for i, line := range lines {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "[") && strings.Contains(t, "]") {
+			current = strings.TrimSpace(t[1:strings.Index(t, "]")])
+			continue
+		}
+		if section != "" && current != section {
+			continue
+		}
+		m := macLine.FindStringSubmatchIndex(line)
+		if m == nil {
+			continue
+		}
+		digit := line[m[4]]
+		repl := byte('0')
+		if digit == '0' {
+			repl = '1'
+		}
+		lines[i] = line[:m[4]] + string(repl) + line[m[5]:]
+		return strings.Join(lines, "\n"), nil
+	}
+	return "", fmt.Errorf("no module-mac in section [%s]", section)
+}
+
+func merge(states []llb.State) llb.State {
+	if len(states) == 1 {
+		return states[0]
+	}
+	return llb.Merge(states, llb.WithCustomName("[fipsgate] collect reports"))
+}

@@ -1,0 +1,324 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fipsgate/fipsgate/predicate"
+)
+
+func fipsBase() string  { return registry + "/fipsgate/debian-fips:trixie" }
+func plainBase() string { return registry + "/fipsgate/debian:trixie" }
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	p, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// verifyBuild builds dir's Dockerfile through fipsgate with the given
+// build-args and pushes it under a tag of its own.
+func verifyBuild(t *testing.T, c cli, dir string, args map[string]string, platforms ...string) (build, result) {
+	t.Helper()
+	b := build{
+		contextDir: dir,
+		dockerfile: withSyntax(t, filepath.Join(dir, "Dockerfile"), frontendImage),
+		buildArgs:  args,
+		platforms:  platforms,
+		image:      fmt.Sprintf("%s/fipsgate-e2e/%s:%s-%s-%s", registry, filepath.Base(dir), c.name(), strings.ReplaceAll(t.Name(), "/", "-"), uniqueTag),
+	}
+	r := c.run(t, b)
+	mustBeFipsgate(t, r)
+	return b, r
+}
+
+func repoOf(image string) string {
+	repo := strings.TrimPrefix(image, registry+"/")
+	repo, _, _ = strings.Cut(repo, ":")
+	return repo
+}
+
+// fipsgatePredicates returns, per platform, the fipsgate predicate attached
+// to that platform's manifest, checking that the statement's subject is
+// that manifest.
+func fipsgatePredicates(t *testing.T, image, digest string) (pushedImage, map[string]predicate.Predicate) {
+	t.Helper()
+	img := readPushedImage(t, repoOf(image), digest)
+	out := map[string]predicate.Predicate{}
+	for platform, manifest := range img.manifests {
+		for _, st := range img.attestations[manifest] {
+			if st.PredicateType != predicate.Type {
+				continue
+			}
+			if st.Type != "https://in-toto.io/Statement/v1" && st.Type != "https://in-toto.io/Statement/v0.1" {
+				t.Fatalf("statement type %q", st.Type)
+			}
+			if len(st.Subject) != 1 || "sha256:"+st.Subject[0].Digest["sha256"] != manifest {
+				t.Fatalf("%s: statement subject %+v is not the platform manifest %s", platform, st.Subject, manifest)
+			}
+			var p predicate.Predicate
+			if err := json.Unmarshal(st.Predicate, &p); err != nil {
+				t.Fatal(err)
+			}
+			out[platform] = p
+		}
+	}
+	return img, out
+}
+
+func stage(p predicate.Predicate, name, mutation string) *predicate.Stage {
+	for i := range p.Stages {
+		if p.Stages[i].Name == name && p.Stages[i].Mutation == mutation {
+			return &p.Stages[i]
+		}
+	}
+	return nil
+}
+
+func checkStatus(s *predicate.Stage, name string) string {
+	if s == nil {
+		return "(no stage)"
+	}
+	for _, c := range s.Checks {
+		if c.Name == name {
+			return c.Status
+		}
+	}
+	return "(no check)"
+}
+
+// TestFIPSServerPasses builds the example FIPS server through both CLIs:
+// every check passes, the attestation is on the image manifest, and the
+// image is byte for byte what the built-in frontend builds.
+func TestFIPSServerPasses(t *testing.T) {
+	dir := filepath.Join(repoRoot(t), "examples", "helloserver")
+	args := map[string]string{"BUILDER": registry + "/fipsgate/gobuilder:trixie", "BASE": fipsBase()}
+	for _, c := range clis {
+		t.Run(c.name(), func(t *testing.T) {
+			b, r := verifyBuild(t, c, dir, args)
+			mustSucceed(t, "the FIPS server build", r)
+			for _, vertex := range []string{"static: OpenSSL configuration and FIPS module", "self-test", "negative: fipsmodule.cnf removed", "negative: module-mac corrupted", "negative: fips.so corrupted"} {
+				if !strings.Contains(r.output, "[fipsgate linux/amd64] "+vertex) {
+					t.Errorf("progress output has no vertex %q", vertex)
+				}
+			}
+			img, preds := fipsgatePredicates(t, b.image, r.digest)
+			p, ok := preds["linux/amd64"]
+			if !ok {
+				t.Fatalf("no fipsgate attestation on the linux/amd64 manifest; attestations: %+v", img.attestations)
+			}
+			if p.Result != predicate.Passed || p.Platform != "linux/amd64" || p.SchemaVersion != predicate.Version {
+				t.Errorf("predicate header: %+v", p)
+			}
+			if p.Module == nil || !p.Module.MACVerified || p.Module.Layout != "fipsmodule.cnf" || p.Module.Validated {
+				t.Errorf("module: %+v (Debian's provider is not a validated build)", p.Module)
+			}
+			if !p.Application.Checked || !slices.Equal(p.Application.Command, []string{"/usr/local/bin/helloserver"}) {
+				t.Errorf("application: %+v", p.Application)
+			}
+			self := stage(p, "self-test", "")
+			for _, check := range []string{"provider-active", "fipsinstall-verify", "sha256-works", "md5-refused", "app-runs"} {
+				if got := checkStatus(self, check); got != "passed" {
+					t.Errorf("self-test %s: %s", check, got)
+				}
+			}
+			for _, m := range []string{"fipsmodule-cnf-removed", "module-mac-corrupted", "module-corrupted"} {
+				neg := stage(p, "negative", m)
+				if got := checkStatus(neg, "app-refuses"); got != "passed" {
+					t.Errorf("negative %s: app-refuses %s", m, got)
+				}
+			}
+
+			// The exported image is the built-in frontend's.
+			upstream := b
+			upstream.dockerfile = withSyntax(t, filepath.Join(dir, "Dockerfile"), "")
+			upstream.image = strings.Replace(b.image, ":"+c.name(), ":upstream-"+c.name(), 1)
+			u := c.run(t, upstream)
+			mustSucceed(t, "the built-in frontend build", u)
+			// Without an attestation, the built-in frontend pushes the bare
+			// manifest; through fipsgate it sits in an index beside it.
+			uimg := readPushedImage(t, repoOf(upstream.image), u.digest)
+			if img.manifests["linux/amd64"] == "" || img.manifests["linux/amd64"] != uimg.manifests["(single manifest)"] {
+				t.Errorf("image manifest through fipsgate %s, built-in %s: verification must not change the image", img.manifests, uimg.manifests)
+			}
+		})
+	}
+}
+
+// TestNotEnforcingFails: an application that carries on without FIPS fails
+// the build, and the error says so with the evidence.
+func TestNotEnforcingFails(t *testing.T) {
+	dir := testdata(t, "verify", "tolerant-app")
+	for _, c := range clis {
+		t.Run(c.name(), func(t *testing.T) {
+			_, r := verifyBuild(t, c, dir, map[string]string{"BASE": fipsBase()})
+			if r.err == nil {
+				t.Fatalf("an image whose application runs without FIPS must fail the build:\n%s", r.output)
+			}
+			for _, want := range []string{
+				"FIPS verification FAILED for linux/amd64",
+				"the application refuses to run without a valid FIPS module",
+				"THE IMAGE DOES NOT ENFORCE FIPS",
+				"command: /bin/sh -c echo fipsgate",
+				"observed: exit status 0",
+				"digest failed; carrying on",
+			} {
+				if !strings.Contains(r.output, want) {
+					t.Errorf("the error does not say %q:\n%s", want, r.output)
+				}
+			}
+		})
+	}
+}
+
+// TestNonFIPSBaseFails: the FIPS server on a base without FIPS refuses to
+// start, and the static checks say why.
+func TestNonFIPSBaseFails(t *testing.T) {
+	dir := filepath.Join(repoRoot(t), "examples", "helloserver")
+	_, r := verifyBuild(t, buildxCLI{}, dir, map[string]string{"BUILDER": registry + "/fipsgate/gobuilder:trixie", "BASE": plainBase()})
+	if r.err == nil {
+		t.Fatalf("the build must fail on a base without FIPS:\n%s", r.output)
+	}
+	for _, want := range []string{
+		"[static] the FIPS provider is configured and activated",
+		"[static] default_properties require fips=yes",
+		"[self-test] the application runs",
+		"can't enable FIPS mode",
+	} {
+		if !strings.Contains(r.output, want) {
+			t.Errorf("the error does not say %q:\n%s", want, r.output)
+		}
+	}
+}
+
+// TestSilentConfigFailureFails: without config_diagnostics, removing
+// fipsmodule.cnf leaves OpenSSL running without FIPS; the negative test
+// must catch it even with no application to check.
+func TestSilentConfigFailureFails(t *testing.T) {
+	_, r := verifyBuild(t, buildctlCLI{}, testdata(t, "verify", "no-diagnostics"), map[string]string{"BASE": fipsBase()})
+	if r.err == nil {
+		t.Fatalf("the build must fail:\n%s", r.output)
+	}
+	if !regexp.MustCompile(`\[negative \(fipsmodule cnf removed\)\] an OpenSSL digest fails`).MatchString(r.output) {
+		t.Errorf("the error does not name the negative test that caught it:\n%s", r.output)
+	}
+}
+
+// TestBaseImageTwoPlatforms verifies an image with no application on
+// OpenSSL alone, for two platforms, and rebuilds it: unchanged, every
+// verification step is cached and every digest the same; with --no-cache
+// the checks run again.
+func TestBaseImageTwoPlatforms(t *testing.T) {
+	dir := testdata(t, "verify", "base-image")
+	args := map[string]string{"BASE": fipsBase()}
+	b, r := verifyBuild(t, buildxCLI{}, dir, args, "linux/amd64", "linux/386")
+	mustSucceed(t, "the two-platform base image build", r)
+	_, preds := fipsgatePredicates(t, b.image, r.digest)
+	for _, platform := range []string{"linux/amd64", "linux/386"} {
+		p, ok := preds[platform]
+		if !ok || p.Result != predicate.Passed {
+			t.Fatalf("%s: no PASSED fipsgate attestation (%+v)", platform, preds)
+		}
+		if p.Application.Checked {
+			t.Errorf("%s: the predicate says an application was checked: %+v", platform, p.Application)
+		}
+	}
+	if !strings.Contains(r.output, "[fipsgate linux/386] self-test") {
+		t.Errorf("no self-test vertex for linux/386")
+	}
+
+	again := c2(t, b)
+	mustSucceed(t, "the unchanged rebuild", again)
+	if again.digest != r.digest {
+		t.Errorf("an unchanged rebuild changed the index digest: %s, then %s", r.digest, again.digest)
+	}
+	for _, line := range strings.Split(again.output, "\n") {
+		if strings.Contains(line, "[fipsgate ") && strings.Contains(line, "] self-test") && strings.Contains(line, " DONE ") {
+			t.Errorf("the unchanged rebuild re-ran a check: %s", line)
+		}
+	}
+	if !regexp.MustCompile(`\[fipsgate linux/386\] self-test\n#\d+ CACHED`).MatchString(again.output) {
+		t.Errorf("the unchanged rebuild did not show the self-test CACHED:\n%s", again.output)
+	}
+
+	nocache := b
+	nocache.noCache = true
+	fresh := c2(t, nocache)
+	mustSucceed(t, "the --no-cache rebuild", fresh)
+	if !regexp.MustCompile(`\[fipsgate linux/amd64\] self-test\n(#\d+ [0-9.]+ .*\n)*#\d+ DONE`).MatchString(fresh.output) {
+		t.Errorf("--no-cache did not re-run the self-test:\n%s", fresh.output)
+	}
+}
+
+func c2(t *testing.T, b build) result {
+	t.Helper()
+	return buildxCLI{}.run(t, b)
+}
+
+// TestModes covers FIPSGATE_MODE=warn and off, a global ARG default, and an
+// invalid value.
+func TestModes(t *testing.T) {
+	dir := testdata(t, "verify", "tolerant-app")
+	t.Run("warn", func(t *testing.T) {
+		b, r := verifyBuild(t, buildxCLI{}, dir, map[string]string{"BASE": fipsBase(), "FIPSGATE_MODE": "warn"})
+		mustSucceed(t, "a warn-mode build", r)
+		if !strings.Contains(r.output, "THE IMAGE DOES NOT ENFORCE FIPS") || !strings.Contains(r.output, "exported without an attestation") {
+			t.Errorf("warn mode must say why there is no attestation:\n%s", r.output)
+		}
+		if _, preds := fipsgatePredicates(t, b.image, r.digest); len(preds) != 0 {
+			t.Errorf("warn mode attached an attestation to a failing image: %+v", preds)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		_, r := verifyBuild(t, buildxCLI{}, dir, map[string]string{"BASE": fipsBase(), "FIPSGATE_MODE": "off"})
+		mustSucceed(t, "an off-mode build", r)
+		if strings.Contains(r.output, "[fipsgate ") {
+			t.Errorf("FIPSGATE_MODE=off ran verification:\n%s", r.output)
+		}
+	})
+	t.Run("ARG default", func(t *testing.T) {
+		withArg := filepath.Join(t.TempDir(), "ctx")
+		if err := os.MkdirAll(withArg, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		dt, err := os.ReadFile(filepath.Join(dir, "Dockerfile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(withArg, "Dockerfile"), append([]byte("ARG FIPSGATE_MODE=warn\n"), dt...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, r := verifyBuild(t, buildxCLI{}, withArg, map[string]string{"BASE": fipsBase()})
+		mustSucceed(t, "a build with ARG FIPSGATE_MODE=warn", r)
+		if !strings.Contains(r.output, "FIPSGATE_MODE=warn") {
+			t.Errorf("the Dockerfile's ARG default was not applied:\n%s", r.output)
+		}
+	})
+	t.Run("invalid", func(t *testing.T) {
+		_, r := verifyBuild(t, buildctlCLI{}, dir, map[string]string{"BASE": fipsBase(), "FIPSGATE_MODE": "strict"})
+		if r.err == nil || !strings.Contains(r.output, `--build-arg FIPSGATE_MODE="strict": invalid value`) || !strings.Contains(r.output, "enforce, warn or off") {
+			t.Errorf("an invalid mode must fail naming the option and the accepted values:\n%s", r.output)
+		}
+	})
+	t.Run("expect failure", func(t *testing.T) {
+		helloserver := filepath.Join(repoRoot(t), "examples", "helloserver")
+		_, r := verifyBuild(t, buildxCLI{}, helloserver, map[string]string{
+			"BUILDER": registry + "/fipsgate/gobuilder:trixie", "BASE": fipsBase(),
+			"FIPSGATE_EXPECT_FAILURE": "this text is never printed",
+		})
+		if r.err == nil || !strings.Contains(r.output, "does not match FIPSGATE_EXPECT_FAILURE") {
+			t.Errorf("a failure whose output does not match FIPSGATE_EXPECT_FAILURE must fail the build:\n%s", r.output)
+		}
+	})
+}

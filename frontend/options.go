@@ -1,0 +1,173 @@
+package frontend
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Modes of FIPSGATE_MODE.
+const (
+	ModeEnforce = "enforce"
+	ModeWarn    = "warn"
+	ModeOff     = "off"
+)
+
+// Options are fipsgate's build options: build-args named FIPSGATE_*, which
+// a Dockerfile may also default with a global ARG.
+type Options struct {
+	Mode string `json:"mode"`
+	// Check replaces the image's ENTRYPOINT and CMD as the application
+	// check; CheckSet tells it was given, and an empty Check with CheckSet
+	// ("none") checks no application.
+	Check            []string `json:"check,omitempty"`
+	CheckSet         bool     `json:"-"`
+	ReadySeconds     float64  `json:"readySeconds"`
+	TimeoutSeconds   float64  `json:"timeoutSeconds"`
+	ExpectFailure    string   `json:"expectFailure,omitempty"`
+	RequireValidated bool     `json:"requireValidated"`
+}
+
+// DefaultOptions are the values in force when nothing is set.
+var DefaultOptions = Options{
+	Mode:           ModeEnforce,
+	ReadySeconds:   5,
+	TimeoutSeconds: 30,
+}
+
+type option struct {
+	accepted string
+	set      func(o *Options, v string) error
+}
+
+var options = map[string]option{
+	"FIPSGATE_MODE": {"enforce, warn or off", func(o *Options, v string) error {
+		switch v {
+		case ModeEnforce, ModeWarn, ModeOff:
+			o.Mode = v
+			return nil
+		}
+		return errInvalid
+	}},
+	"FIPSGATE_CHECK": {`a command line (run with /bin/sh -c), a JSON array (exec form), or "none"`, func(o *Options, v string) error {
+		cmd, err := parseCheck(v)
+		if err != nil {
+			return err
+		}
+		o.Check, o.CheckSet = cmd, true
+		return nil
+	}},
+	"FIPSGATE_READY_SECONDS": {"a number of seconds greater than 0 and at most 600", func(o *Options, v string) error {
+		return setSeconds(&o.ReadySeconds, v)
+	}},
+	"FIPSGATE_TIMEOUT_SECONDS": {"a number of seconds greater than 0 and at most 600", func(o *Options, v string) error {
+		return setSeconds(&o.TimeoutSeconds, v)
+	}},
+	"FIPSGATE_EXPECT_FAILURE": {"a regular expression (Go RE2 syntax)", func(o *Options, v string) error {
+		if _, err := regexp.Compile(v); err != nil {
+			return err
+		}
+		o.ExpectFailure = v
+		return nil
+	}},
+	"FIPSGATE_REQUIRE_VALIDATED": {"true or false", func(o *Options, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errInvalid
+		}
+		o.RequireValidated = b
+		return nil
+	}},
+}
+
+var errInvalid = fmt.Errorf("invalid value")
+
+func setSeconds(dst *float64, v string) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f > 0 && f <= 600) {
+		return errInvalid
+	}
+	*dst = f
+	return nil
+}
+
+// parseCheck reads FIPSGATE_CHECK: "none", a JSON array (exec form), or a
+// shell command line, as Dockerfile's CMD reads its two forms.
+func parseCheck(v string) ([]string, error) {
+	v = strings.TrimSpace(v)
+	switch {
+	case v == "":
+		return nil, fmt.Errorf("empty command")
+	case v == "none":
+		return nil, nil
+	case strings.HasPrefix(v, "["):
+		var args []string
+		if err := json.Unmarshal([]byte(v), &args); err != nil || len(args) == 0 {
+			return nil, fmt.Errorf("not a JSON array of strings")
+		}
+		return args, nil
+	}
+	return []string{"/bin/sh", "-c", v}, nil
+}
+
+// ParseOptions reads the options from the build's build-args and the
+// Dockerfile's global ARG defaults; a build-arg wins over a default. An
+// invalid value, or an unknown FIPSGATE_ name, is an error that names the
+// option and what it accepts.
+func ParseOptions(buildArgs, argDefaults map[string]string) (Options, error) {
+	o := DefaultOptions
+	merged := map[string]struct{ value, from string }{}
+	for k, v := range argDefaults {
+		merged[k] = struct{ value, from string }{v, "the Dockerfile's ARG " + k}
+	}
+	for k, v := range buildArgs {
+		merged[k] = struct{ value, from string }{v, "--build-arg " + k}
+	}
+	names := make([]string, 0, len(merged))
+	for k := range merged {
+		if strings.HasPrefix(k, "FIPSGATE_") {
+			names = append(names, k)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := merged[name]
+		opt, ok := options[name]
+		if !ok {
+			return Options{}, fmt.Errorf("%s: unknown fipsgate option; known options: %s", v.from, strings.Join(optionNames(), ", "))
+		}
+		if err := opt.set(&o, v.value); err != nil {
+			return Options{}, fmt.Errorf("%s=%q: invalid value (%v); accepted: %s", v.from, v.value, err, opt.accepted)
+		}
+	}
+	return o, nil
+}
+
+func optionNames() []string {
+	names := make([]string, 0, len(options))
+	for k := range options {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// AppCommand is what the application check runs for an image, and where
+// that came from: FIPSGATE_CHECK, or ENTRYPOINT followed by CMD (CMD
+// alone without an ENTRYPOINT), as `docker run` starts it.
+func AppCommand(o Options, entrypoint, cmd []string) ([]string, string) {
+	if o.CheckSet {
+		if len(o.Check) == 0 {
+			return nil, "FIPSGATE_CHECK=none"
+		}
+		return o.Check, "FIPSGATE_CHECK"
+	}
+	args := append(append([]string{}, entrypoint...), cmd...)
+	if len(args) == 0 {
+		return nil, ""
+	}
+	return args, "ENTRYPOINT and CMD"
+}

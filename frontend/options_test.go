@@ -1,0 +1,84 @@
+package frontend
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		buildArgs map[string]string
+		defaults  map[string]string
+		want      Options
+		wantErr   string
+	}{
+		{name: "defaults", want: DefaultOptions},
+		{
+			name:      "build-arg wins over the Dockerfile's ARG default",
+			buildArgs: map[string]string{"FIPSGATE_MODE": "warn", "OTHER": "x"},
+			defaults:  map[string]string{"FIPSGATE_MODE": "off", "FIPSGATE_TIMEOUT_SECONDS": "2.5"},
+			want:      Options{Mode: ModeWarn, ReadySeconds: 5, TimeoutSeconds: 2.5},
+		},
+		{
+			name:      "shell-form check",
+			buildArgs: map[string]string{"FIPSGATE_CHECK": "app --self-test"},
+			want:      Options{Mode: ModeEnforce, ReadySeconds: 5, TimeoutSeconds: 30, Check: []string{"/bin/sh", "-c", "app --self-test"}, CheckSet: true},
+		},
+		{
+			name:      "exec-form check and the rest",
+			buildArgs: map[string]string{"FIPSGATE_CHECK": `["/app","-v"]`, "FIPSGATE_EXPECT_FAILURE": "FIPS|fips", "FIPSGATE_REQUIRE_VALIDATED": "true", "FIPSGATE_READY_SECONDS": "1"},
+			want:      Options{Mode: ModeEnforce, ReadySeconds: 1, TimeoutSeconds: 30, Check: []string{"/app", "-v"}, CheckSet: true, ExpectFailure: "FIPS|fips", RequireValidated: true},
+		},
+		{
+			name:      "no application",
+			buildArgs: map[string]string{"FIPSGATE_CHECK": "none"},
+			want:      Options{Mode: ModeEnforce, ReadySeconds: 5, TimeoutSeconds: 30, CheckSet: true},
+		},
+		{name: "bad mode", buildArgs: map[string]string{"FIPSGATE_MODE": "strict"}, wantErr: `--build-arg FIPSGATE_MODE="strict": invalid value (invalid value); accepted: enforce, warn or off`},
+		{name: "bad mode in the Dockerfile", defaults: map[string]string{"FIPSGATE_MODE": "yes"}, wantErr: `the Dockerfile's ARG FIPSGATE_MODE="yes"`},
+		{name: "bad timeout", buildArgs: map[string]string{"FIPSGATE_TIMEOUT_SECONDS": "0"}, wantErr: "greater than 0"},
+		{name: "bad regexp", buildArgs: map[string]string{"FIPSGATE_EXPECT_FAILURE": "("}, wantErr: "regular expression"},
+		{name: "bad bool", buildArgs: map[string]string{"FIPSGATE_REQUIRE_VALIDATED": "maybe"}, wantErr: "true or false"},
+		{name: "bad exec form", buildArgs: map[string]string{"FIPSGATE_CHECK": `["/app",`}, wantErr: "JSON array"},
+		{name: "unknown option", buildArgs: map[string]string{"FIPSGATE_MOD": "warn"}, wantErr: "unknown fipsgate option; known options: FIPSGATE_CHECK"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseOptions(tc.buildArgs, tc.defaults)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAppCommand(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		o               Options
+		entrypoint, cmd []string
+		want            []string
+		source          string
+	}{
+		{"entrypoint and cmd", DefaultOptions, []string{"/app"}, []string{"serve"}, []string{"/app", "serve"}, "ENTRYPOINT and CMD"},
+		{"cmd alone", DefaultOptions, nil, []string{"/bin/sh", "-c", "app"}, []string{"/bin/sh", "-c", "app"}, "ENTRYPOINT and CMD"},
+		{"base image", DefaultOptions, nil, nil, nil, ""},
+		{"FIPSGATE_CHECK", Options{Check: []string{"/x"}, CheckSet: true}, []string{"/app"}, nil, []string{"/x"}, "FIPSGATE_CHECK"},
+		{"none", Options{CheckSet: true}, []string{"/app"}, nil, nil, "FIPSGATE_CHECK=none"},
+	} {
+		got, source := AppCommand(tc.o, tc.entrypoint, tc.cmd)
+		if !reflect.DeepEqual(got, tc.want) || source != tc.source {
+			t.Errorf("%s: got %q from %q, want %q from %q", tc.name, got, source, tc.want, tc.source)
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package probe
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// command is one process to run and how to judge when it is "up".
+type command struct {
+	Args  []string
+	Env   []string
+	Dir   string
+	Cred  *syscall.Credential
+	Stdin []byte
+	// Timeout ends the command, with its whole process group.
+	Timeout time.Duration
+	// ReadyAfter, when set, ends the command successfully once it has run
+	// that long without exiting.
+	ReadyAfter time.Duration
+	// WatchListen ends the command as soon as a new socket listens in the
+	// container's network namespace: a server is up.
+	WatchListen bool
+}
+
+// outcome is what a command did.
+type outcome struct {
+	ExitCode     *int
+	Signal       string
+	TimedOut     bool
+	Listening    bool
+	StillRunning bool
+	StartError   error
+	Output       []byte // the tail of stdout and stderr, capped
+	OutputSHA256 string // of everything it wrote
+}
+
+// Ran tells whether the process ran: it exited 0, or was up (listening or
+// still running) when it was stopped.
+func (o outcome) Ran() bool {
+	return o.StartError == nil && ((o.ExitCode != nil && *o.ExitCode == 0) || o.Listening || o.StillRunning)
+}
+
+// Refused tells whether the process failed on its own: a non-zero exit or a
+// signal, before any timeout.
+func (o outcome) Refused() bool {
+	return o.StartError == nil && !o.TimedOut && !o.Listening && !o.StillRunning &&
+		((o.ExitCode != nil && *o.ExitCode != 0) || o.Signal != "")
+}
+
+// Describe says in words what happened.
+func (o outcome) Describe() string {
+	switch {
+	case o.StartError != nil:
+		return "could not start: " + o.StartError.Error()
+	case o.Listening:
+		return "was listening on a socket (up as a server)"
+	case o.StillRunning:
+		return "was still running"
+	case o.TimedOut:
+		return "timed out"
+	case o.Signal != "":
+		return "killed by signal " + o.Signal
+	case o.ExitCode != nil:
+		return fmt.Sprintf("exited with status %d", *o.ExitCode)
+	}
+	return "unknown"
+}
+
+const outputCap = 64 << 10
+
+// tailBuffer keeps the last outputCap bytes written and hashes them all.
+type tailBuffer struct {
+	buf   []byte
+	total int
+	sum   interface {
+		Write([]byte) (int, error)
+		Sum([]byte) []byte
+	}
+}
+
+func newTailBuffer() *tailBuffer { return &tailBuffer{sum: sha256.New()} }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.sum.Write(p)
+	t.total += len(p)
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > outputCap {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-outputCap:]...)
+	}
+	return len(p), nil
+}
+
+const pollInterval = 10 * time.Millisecond
+
+// run starts c and waits for it to exit, be up, or time out; whatever is
+// left of its process group is killed before run returns.
+func run(ctx context.Context, c command) outcome {
+	if len(c.Args) == 0 {
+		return outcome{StartError: errors.New("empty command")}
+	}
+	var before map[string]bool
+	if c.WatchListen {
+		before = listeningSockets()
+	}
+	out := newTailBuffer()
+	cmd := exec.Command(c.Args[0], c.Args[1:]...)
+	cmd.Env = c.Env
+	cmd.Dir = c.Dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.Stdin = bytes.NewReader(c.Stdin)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.Cred}
+	if err := cmd.Start(); err != nil {
+		return outcome{StartError: err}
+	}
+	pgid := cmd.Process.Pid
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	var o outcome
+	timeout := time.NewTimer(c.Timeout)
+	defer timeout.Stop()
+	var ready <-chan time.Time
+	if c.ReadyAfter > 0 {
+		t := time.NewTimer(c.ReadyAfter)
+		defer t.Stop()
+		ready = t.C
+	}
+	var poll <-chan time.Time
+	if c.WatchListen {
+		tk := time.NewTicker(pollInterval)
+		defer tk.Stop()
+		poll = tk.C
+	}
+	var waitErr error
+	exited := false
+loop:
+	for {
+		select {
+		case waitErr = <-done:
+			exited = true
+			break loop
+		case <-poll:
+			if newListener(before) {
+				o.Listening = true
+				break loop
+			}
+		case <-ready:
+			o.StillRunning = true
+			break loop
+		case <-timeout.C:
+			o.TimedOut = true
+			break loop
+		case <-ctx.Done():
+			o.TimedOut = true
+			break loop
+		}
+	}
+	// Kill the whole group: servers fork, shells spawn.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	if !exited {
+		waitErr = <-done
+	}
+	if !o.Listening && !o.StillRunning && !o.TimedOut {
+		o.ExitCode, o.Signal = exitStatus(cmd.ProcessState, waitErr)
+	}
+	o.Output = out.buf
+	o.OutputSHA256 = hex.EncodeToString(out.sum.Sum(nil))
+	return o
+}
+
+func exitStatus(ps *os.ProcessState, err error) (*int, string) {
+	if ps == nil {
+		return nil, ""
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return nil, signalName(ws.Signal())
+	}
+	code := ps.ExitCode()
+	return &code, ""
+}
+
+func signalName(s syscall.Signal) string {
+	names := map[syscall.Signal]string{
+		syscall.SIGABRT: "SIGABRT", syscall.SIGSEGV: "SIGSEGV", syscall.SIGKILL: "SIGKILL",
+		syscall.SIGTERM: "SIGTERM", syscall.SIGBUS: "SIGBUS", syscall.SIGILL: "SIGILL",
+		syscall.SIGFPE: "SIGFPE", syscall.SIGTRAP: "SIGTRAP", syscall.SIGINT: "SIGINT",
+		syscall.SIGQUIT: "SIGQUIT", syscall.SIGPIPE: "SIGPIPE", syscall.SIGSYS: "SIGSYS",
+	}
+	if n, ok := names[s]; ok {
+		return n
+	}
+	return fmt.Sprintf("signal %d", int(s))
+}
+
+// excerpt returns the last lines of output, at most maxLines and 2 KiB.
+func excerpt(b []byte, maxLines int) string {
+	s := strings.TrimRight(string(bytes.ToValidUTF8(b, []byte("?"))), "\n")
+	lines := strings.Split(s, "\n")
+	if len(lines) > maxLines {
+		lines = lines[len(lines)-maxLines:]
+	}
+	s = strings.Join(lines, "\n")
+	if len(s) > 2048 {
+		s = s[len(s)-2048:]
+	}
+	return s
+}

@@ -1,0 +1,378 @@
+package probe
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/fipsgate/fipsgate/fipsmodule"
+	"github.com/fipsgate/fipsgate/imagefs"
+	"github.com/fipsgate/fipsgate/opensslconf"
+)
+
+// envMap turns KEY=VALUE pairs into a map; later entries win.
+func envMap(env []string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// libDirs lists where the dynamic linker looks for libcrypto, in its order:
+// LD_LIBRARY_PATH, /etc/ld.so.conf (and its includes), then the defaults.
+func libDirs(root imagefs.Root, env map[string]string) []string {
+	var dirs []string
+	for _, d := range strings.Split(env["LD_LIBRARY_PATH"], ":") {
+		if path.IsAbs(d) {
+			dirs = append(dirs, d)
+		}
+	}
+	dirs = append(dirs, ldSoConf(root, "/etc/ld.so.conf", 0)...)
+	dirs = append(dirs, "/lib64", "/usr/lib64", "/lib", "/usr/lib")
+	// Multiarch directories (Debian, Ubuntu) that ld.so.conf.d normally names.
+	for _, parent := range []string{"/lib", "/usr/lib"} {
+		if names, err := root.ReadDir(parent); err == nil {
+			sort.Strings(names)
+			for _, n := range names {
+				if strings.Contains(n, "-linux-") {
+					dirs = append(dirs, path.Join(parent, n))
+				}
+			}
+		}
+	}
+	dirs = append(dirs, "/usr/local/lib64", "/usr/local/lib")
+	seen := map[string]bool{}
+	out := dirs[:0]
+	for _, d := range dirs {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func ldSoConf(root imagefs.Root, file string, depth int) []string {
+	dt, err := root.ReadFile(file)
+	if err != nil || depth > 8 {
+		return nil
+	}
+	var dirs []string
+	for _, line := range strings.Split(string(dt), "\n") {
+		line = strings.TrimSpace(strings.SplitN(line, "#", 2)[0])
+		if line == "" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "include "); ok {
+			pattern := strings.TrimSpace(rest)
+			if !path.IsAbs(pattern) {
+				pattern = path.Join(path.Dir(file), pattern)
+			}
+			dir, glob := path.Split(pattern)
+			names, _ := root.ReadDir(dir)
+			sort.Strings(names)
+			for _, n := range names {
+				if ok, _ := path.Match(glob, n); ok {
+					dirs = append(dirs, ldSoConf(root, path.Join(dir, n), depth+1)...)
+				}
+			}
+			continue
+		}
+		if path.IsAbs(line) {
+			dirs = append(dirs, line)
+		}
+	}
+	return dirs
+}
+
+// findLibcrypto returns the libcrypto.so.3 the dynamic linker would load.
+func findLibcrypto(root imagefs.Root, env map[string]string) string {
+	for _, d := range libDirs(root, env) {
+		p := path.Join(d, "libcrypto.so.3")
+		if st, err := root.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
+
+// compiledDirs reads OPENSSLDIR and MODULESDIR as libcrypto reports them
+// (OpenSSL_version(OPENSSL_DIR), crypto/cversion.c) from its strings.
+func compiledDirs(root imagefs.Root, lib string) (opensslDir, modulesDir string, err error) {
+	f, err := root.Open(lib)
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	err = fipsmodule.ScanStrings(f, 8, func(b []byte) {
+		if v, ok := quotedAfter(b, "OPENSSLDIR: \""); ok && opensslDir == "" {
+			opensslDir = v
+		}
+		if v, ok := quotedAfter(b, "MODULESDIR: \""); ok && modulesDir == "" {
+			modulesDir = v
+		}
+	})
+	return opensslDir, modulesDir, err
+}
+
+func quotedAfter(b []byte, prefix string) (string, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(prefix))
+	if !ok {
+		return "", false
+	}
+	v, _, ok := bytes.Cut(rest, []byte(`"`))
+	return string(v), ok && len(v) > 0
+}
+
+// runStatic reads the image root without executing anything of it.
+func runStatic(spec Spec) *Report {
+	root := imagefs.Root{Dir: spec.Root}
+	env := envMap(spec.Image.Env)
+	r := &Report{Kind: KindStatic}
+	facts := &OpenSSLFacts{}
+	r.OpenSSL = facts
+
+	facts.Libcrypto = findLibcrypto(root, env)
+	if facts.Libcrypto != "" {
+		var err error
+		facts.OpenSSLDir, facts.ModulesDir, err = compiledDirs(root, facts.Libcrypto)
+		if err != nil {
+			facts.Errors = append(facts.Errors, fmt.Sprintf("reading %s: %v", facts.Libcrypto, err))
+		}
+	}
+	if v := env["OPENSSL_CONF"]; v != "" {
+		facts.ConfigFile, facts.ConfigSource = v, "OPENSSL_CONF"
+	} else if facts.OpenSSLDir != "" {
+		facts.ConfigFile, facts.ConfigSource = path.Join(facts.OpenSSLDir, "openssl.cnf"), "OPENSSLDIR of "+facts.Libcrypto
+	}
+
+	configCheck := Check{Name: "openssl-config", Title: "the OpenSSL configuration loads", Required: true}
+	var cfg *opensslconf.Config
+	switch {
+	case facts.ConfigFile == "" && facts.Libcrypto == "":
+		configCheck.Status = Failed
+		configCheck.Detail = "no libcrypto.so.3 in the library path and no OPENSSL_CONF: the image has no OpenSSL 3 for a FIPS provider to serve"
+	case facts.ConfigFile == "":
+		configCheck.Status = Failed
+		configCheck.Detail = "cannot tell where " + facts.Libcrypto + " looks for its configuration (no OPENSSLDIR string) and OPENSSL_CONF is not set"
+	case !path.IsAbs(facts.ConfigFile):
+		configCheck.Status = Failed
+		configCheck.Detail = "OPENSSL_CONF=" + facts.ConfigFile + " is not an absolute path"
+	default:
+		var err error
+		cfg, err = opensslconf.Parse(root, facts.ConfigFile, env, spec.Image.WorkingDir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			configCheck.Status = Failed
+			configCheck.Detail = fmt.Sprintf("%s (from %s) does not exist: OpenSSL runs with its built-in defaults, without FIPS", facts.ConfigFile, facts.ConfigSource)
+		case err != nil:
+			configCheck.Status = Failed
+			configCheck.Detail = fmt.Sprintf("reading %s: %v", facts.ConfigFile, err)
+		default:
+			facts.Files = cfg.Files
+			facts.Errors = append(facts.Errors, cfg.Errors...)
+			facts.Summary = opensslconf.Summarize(cfg)
+			if len(cfg.Errors) > 0 {
+				configCheck.Status = Failed
+				configCheck.Detail = "the configuration does not load: " + strings.Join(cfg.Errors, "; ")
+			} else {
+				configCheck.Status = Passed
+				configCheck.Detail = fmt.Sprintf("%s (from %s), %d file(s)", facts.ConfigFile, facts.ConfigSource, len(cfg.Files))
+			}
+		}
+	}
+	r.Checks = append(r.Checks, configCheck)
+	s := facts.Summary
+
+	fips, hasFIPS := s.FIPS()
+	r.Checks = append(r.Checks, Check{
+		Name: "fips-provider-activated", Title: "the FIPS provider is configured and activated", Required: true,
+		Status: passIf(hasFIPS && fips.Activate),
+		Detail: describeProvider(fips, hasFIPS, s),
+	})
+	base := false
+	var others []string
+	for _, p := range s.Providers {
+		switch {
+		case p.IsFIPS():
+		case p.Name == "base":
+			base = p.Activate
+		case p.Activate:
+			others = append(others, p.Name)
+		}
+	}
+	r.Checks = append(r.Checks, Check{
+		Name: "base-provider-activated", Title: "the base provider is activated (encoders, decoders)", Required: false,
+		Status: warnUnless(base),
+		Detail: map[bool]string{true: "base is activated", false: "base is not activated: key and certificate encoding and decoding will fail"}[base],
+	})
+	r.Checks = append(r.Checks, Check{
+		Name: "no-other-provider", Title: "no provider other than fips and base is activated", Required: true,
+		Status: passIf(len(others) == 0),
+		Detail: map[bool]string{
+			true:  "only fips and base are activated",
+			false: "also activated: " + strings.Join(others, ", ") + "; their non-approved algorithms stay reachable to any caller that asks for them by property",
+		}[len(others) == 0],
+	})
+	r.Checks = append(r.Checks, Check{
+		Name: "fips-default-properties", Title: "default_properties require fips=yes", Required: true,
+		Status: passIf(s.FIPSDefault),
+		Detail: fmt.Sprintf("default_properties = %q", s.DefaultProperties),
+	})
+	r.Checks = append(r.Checks, Check{
+		Name: "config-diagnostics", Title: "config_diagnostics = 1 (a broken configuration is an error, not silently ignored)", Required: false,
+		Status: warnUnless(s.ConfigDiagnostics),
+		Detail: map[bool]string{
+			true:  "config_diagnostics = 1",
+			false: "config_diagnostics is not set: if the configuration fails to load (a missing fipsmodule.cnf), OpenSSL silently runs without FIPS",
+		}[s.ConfigDiagnostics],
+	})
+
+	r.Module = inspectModule(root, env, facts, fips, hasFIPS, s)
+	r.Checks = append(r.Checks, moduleChecks(r.Module, spec.RequireValidated)...)
+	return r
+}
+
+func describeProvider(p opensslconf.Provider, ok bool, s opensslconf.Summary) string {
+	switch {
+	case s.InitSection == "":
+		return "no openssl_conf section: the configuration configures no provider"
+	case !ok:
+		return fmt.Sprintf("no fips provider among the configured providers %v", s.Active())
+	case !p.Activate:
+		return "the fips provider is configured in [" + p.Section + "] but not activated (activate = 1 is missing)"
+	}
+	return "fips is activated in [" + p.Section + "]"
+}
+
+func passIf(ok bool) string {
+	if ok {
+		return Passed
+	}
+	return Failed
+}
+
+func warnUnless(ok bool) string {
+	if ok {
+		return Passed
+	}
+	return Warning
+}
+
+// modulePath is where OpenSSL loads the FIPS provider from: `module =` in
+// its section (relative to the modules directory), else fips.so there; the
+// modules directory is OPENSSL_MODULES or libcrypto's MODULESDIR.
+func modulePath(env map[string]string, facts *OpenSSLFacts, p opensslconf.Provider) string {
+	dir := env["OPENSSL_MODULES"]
+	if dir == "" {
+		dir = facts.ModulesDir
+	}
+	m := p.Module
+	if m == "" {
+		m = "fips.so"
+	}
+	if path.IsAbs(m) {
+		return path.Clean(m)
+	}
+	if dir == "" {
+		return ""
+	}
+	return path.Join(dir, m)
+}
+
+func inspectModule(root imagefs.Root, env map[string]string, facts *OpenSSLFacts, p opensslconf.Provider, hasFIPS bool, s opensslconf.Summary) *ModuleFacts {
+	m := &ModuleFacts{Path: modulePath(env, facts, p)}
+	if m.Path == "" {
+		return m
+	}
+	f, err := root.Open(m.Path)
+	if err != nil {
+		m.Path = ""
+		return m
+	}
+	defer f.Close()
+	info, err := fipsmodule.Inspect(f)
+	if err != nil {
+		return m
+	}
+	m.Info = info
+	m.Validation = fipsmodule.Validate(info.Version)
+	m.RealPath, _ = root.Real(m.Path)
+	if !hasFIPS {
+		return m
+	}
+	m.Section = p.Section
+	m.Config = s.FIPSSectionFile
+	m.ConfiguredMAC = s.FIPSSection["module-mac"]
+	if m.ConfiguredMAC == "" {
+		m.Layout = LayoutEmbeddedMAC
+		m.Config = ""
+	} else {
+		m.Layout = LayoutConfigMAC
+		m.RealConfig, _ = root.Real(m.Config)
+		if dt, err := root.ReadFile(m.RealConfig); err == nil {
+			m.ConfigContent = string(dt)
+		}
+		if want, err := fipsmodule.NormalizeMAC(m.ConfiguredMAC); err == nil {
+			m.MACVerified = want == info.MAC
+		}
+	}
+	return m
+}
+
+func moduleChecks(m *ModuleFacts, requireValidated bool) []Check {
+	present := Check{Name: "fips-module-present", Title: "the FIPS provider module exists", Required: true}
+	if m.Path == "" || m.Size == 0 {
+		present.Status = Failed
+		present.Detail = "no FIPS provider module (fips.so) where OpenSSL would load it from"
+		return []Check{present}
+	}
+	present.Status = Passed
+	present.Detail = fmt.Sprintf("%s: %s %s, %d bytes, sha256 %s", m.Path, m.Name, m.Version, m.Size, m.SHA256)
+	mac := Check{Name: "module-mac", Title: "module-mac matches the module (HMAC-SHA256, OpenSSL's default key)", Required: true}
+	switch m.Layout {
+	case "":
+		mac.Status, mac.Required = NotRun, false
+		mac.Detail = "no FIPS provider is configured, so no module-mac to check"
+	case LayoutEmbeddedMAC:
+		mac.Status = NotRun
+		mac.Required = false
+		mac.Detail = "no module-mac is configured: this layout must embed the MAC in the module (vendor builds do); the provider's own self-test checks it at load time"
+	default:
+		mac.Status = passIf(m.MACVerified)
+		mac.Detail = fmt.Sprintf("configured in %s: %s; computed: %s", m.Config, m.ConfiguredMAC, m.MAC)
+		if !m.MACVerified {
+			mac.Detail = "MISMATCH — " + mac.Detail + "; the provider will refuse to load (run openssl fipsinstall again after changing fips.so)"
+		}
+	}
+	validated := Check{Name: "cmvp-validated", Title: "the module is a CMVP-validated release", Required: requireValidated,
+		Detail: m.Validation.Reason}
+	if m.Validation.Validated {
+		validated.Status = Passed
+	} else if requireValidated {
+		validated.Status = Failed
+	} else {
+		validated.Status = Warning
+	}
+	return []Check{present, mac, validated}
+}
+
+// writeReport writes r as JSON to file, creating its directory.
+func writeReport(file string, r *Report) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	dt, err := marshalReport(r)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, dt, 0o644)
+}
