@@ -131,4 +131,3 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
-
