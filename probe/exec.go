@@ -182,6 +182,11 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 		c.Detail = "the application " + o.Describe()
 		return c
 	}
+	if o.StartError != nil {
+		c.Status = Failed
+		c.Detail = "the application " + o.Describe() + ": a refusal to run cannot be shown"
+		return c
+	}
 	if !o.Refused() {
 		c.Status = Failed
 		c.Detail = "THE IMAGE DOES NOT ENFORCE FIPS: the application still runs with the FIPS module broken (it " + o.Describe() + ")"

@@ -66,7 +66,7 @@ func (o outcome) Describe() string {
 	case o.StillRunning:
 		return "was still running"
 	case o.TimedOut:
-		return "timed out"
+		return "was still running when its time ran out"
 	case o.Signal != "":
 		return "killed by signal " + o.Signal
 	case o.ExitCode != nil:

@@ -1,0 +1,195 @@
+package probe
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/fipsgate/fipsgate/imagefs"
+)
+
+func TestResolveUser(t *testing.T) {
+	root := imagefs.Root{Dir: "testdata"}
+	for _, tc := range []struct {
+		user    string
+		uid     uint32
+		gid     uint32
+		groups  []uint32
+		home    string
+		wantErr string
+	}{
+		{user: "", uid: 0, gid: 0, home: "/root"},
+		{user: "app", uid: 1000, gid: 1000, groups: []uint32{2000}, home: "/home/app"},
+		{user: "1000", uid: 1000, gid: 1000, groups: []uint32{2000}, home: "/home/app"},
+		{user: "app:crypto", uid: 1000, gid: 2000, home: "/home/app"},
+		{user: "65532:65532", uid: 65532, gid: 65532, home: "/"},
+		{user: "65532", uid: 65532, gid: 0, home: "/"},
+		{user: "nohome", uid: 1001, gid: 1001, home: "/"},
+		{user: "nobody", wantErr: "unable to find user nobody"},
+		{user: "app:nogroup", wantErr: "unable to find group nogroup"},
+	} {
+		id, err := resolveUser(root, tc.user)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%q: err = %v, want %q", tc.user, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.user, err)
+			continue
+		}
+		want := &syscall.Credential{Uid: tc.uid, Gid: tc.gid, Groups: tc.groups}
+		if !reflect.DeepEqual(id.Cred, want) || id.Home != tc.home {
+			t.Errorf("%q: got %+v home %q, want %+v home %q", tc.user, id.Cred, id.Home, want, tc.home)
+		}
+	}
+}
+
+func TestRunOutcomes(t *testing.T) {
+	ctx := context.Background()
+	sh := func(script string) []string { return []string{"/bin/sh", "-c", script} }
+	for _, tc := range []struct {
+		name    string
+		cmd     command
+		check   func(outcome) bool
+		ran     bool
+		refused bool
+	}{
+		{"exit 0", command{Args: sh("echo hello"), Timeout: 5 * time.Second},
+			func(o outcome) bool { return *o.ExitCode == 0 && strings.Contains(string(o.Output), "hello") }, true, false},
+		{"exit 3", command{Args: sh("echo oops >&2; exit 3"), Timeout: 5 * time.Second},
+			func(o outcome) bool { return *o.ExitCode == 3 && strings.Contains(string(o.Output), "oops") }, false, true},
+		{"abort", command{Args: sh("kill -ABRT $$"), Timeout: 5 * time.Second},
+			func(o outcome) bool { return o.Signal == "SIGABRT" && o.ExitCode == nil }, false, true},
+		{"still running", command{Args: sh("sleep 30"), Timeout: 5 * time.Second, ReadyAfter: 100 * time.Millisecond},
+			func(o outcome) bool { return o.StillRunning }, true, false},
+		{"timeout", command{Args: sh("sleep 30"), Timeout: 100 * time.Millisecond},
+			func(o outcome) bool { return o.TimedOut && o.ExitCode == nil }, false, false},
+		{"missing binary", command{Args: []string{"/nonexistent/app"}, Timeout: time.Second},
+			func(o outcome) bool { return o.StartError != nil }, false, false},
+		{"stdin", command{Args: sh("cat"), Stdin: []byte("from stdin"), Timeout: 5 * time.Second},
+			func(o outcome) bool { return string(o.Output) == "from stdin" }, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			o := run(ctx, tc.cmd)
+			if time.Since(start) > 3*time.Second {
+				t.Errorf("took %s", time.Since(start))
+			}
+			if !tc.check(o) || o.Ran() != tc.ran || o.Refused() != tc.refused {
+				t.Errorf("outcome %+v (%s): ran=%v refused=%v", o, o.Describe(), o.Ran(), o.Refused())
+			}
+			if len(o.OutputSHA256) != 64 && o.StartError == nil {
+				t.Errorf("no output digest")
+			}
+		})
+	}
+}
+
+// A server that listens is seen as up without waiting for ReadyAfter.
+func TestRunSeesAListener(t *testing.T) {
+	if os.Getenv("FIPSGATE_TEST_LISTEN") == "1" {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			os.Exit(7)
+		}
+		defer l.Close()
+		time.Sleep(30 * time.Second)
+		return
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	o := run(context.Background(), command{
+		Args:        []string{self, "-test.run=^TestRunSeesAListener$"},
+		Env:         append(os.Environ(), "FIPSGATE_TEST_LISTEN=1"),
+		Timeout:     20 * time.Second,
+		ReadyAfter:  15 * time.Second,
+		WatchListen: true,
+	})
+	if !o.Listening || time.Since(start) > 10*time.Second {
+		t.Fatalf("outcome %+v after %s: want listening, quickly", o, time.Since(start))
+	}
+}
+
+// The whole process group goes when the command is stopped.
+func TestRunKillsTheProcessGroup(t *testing.T) {
+	pidFile := t.TempDir() + "/pid"
+	o := run(context.Background(), command{Args: []string{"/bin/sh", "-c", "sleep 30 & echo $! > " + pidFile + "; wait"}, Timeout: 300 * time.Millisecond})
+	if !o.TimedOut {
+		t.Fatalf("outcome %+v", o)
+	}
+	dt, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := strings.TrimSpace(string(dt))
+	time.Sleep(100 * time.Millisecond)
+	if out, _ := exec.Command("ps", "-o", "stat=", "-p", pid).Output(); len(out) > 0 && !strings.HasPrefix(string(out), "Z") {
+		t.Errorf("the background child %s survived: %s", pid, out)
+	}
+}
+
+func TestExcerpt(t *testing.T) {
+	long := strings.Repeat("x", 5000)
+	if got := excerpt([]byte("a\nb\nc\nd\n"), 2); got != "c\nd" {
+		t.Errorf("excerpt = %q", got)
+	}
+	if got := excerpt([]byte(long), 12); len(got) != 2048 {
+		t.Errorf("excerpt of a long line has %d bytes", len(got))
+	}
+	if got := excerpt([]byte{0xff, 'a'}, 1); got != "?a" {
+		t.Errorf("invalid UTF-8: %q", got)
+	}
+}
+
+func TestActiveFIPSProvider(t *testing.T) {
+	out := `Providers:
+  base
+    name: OpenSSL Base Provider
+    version: 3.5.9
+    status: active
+  fips
+    name: OpenSSL FIPS Provider
+    version: 3.5.9
+    status: active
+`
+	if name, ok := activeFIPSProvider(out); !ok || name != "OpenSSL FIPS Provider" {
+		t.Errorf("got %q, %v", name, ok)
+	}
+	inactive := strings.Replace(out, "    version: 3.5.9\n    status: active\n", "", 2)
+	if _, ok := activeFIPSProvider(inactive); ok {
+		t.Errorf("a FIPS provider without status: active must not count")
+	}
+	if _, ok := activeFIPSProvider("Providers:\n  default\n    name: OpenSSL Default Provider\n    status: active\n"); ok {
+		t.Errorf("the default provider is not the FIPS provider")
+	}
+}
+
+func TestDecodeReport(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+	}{
+		{`{"version":1,"kind":"static","checks":[{"name":"x","status":"passed"}]}`, ""},
+		{`{"version":2,"kind":"static"}`, "version"},
+		{`{"version":1,"kind":"other"}`, "unknown kind"},
+		{`{"version":1,"kind":"static","checks":[{"name":"x","status":"ok"}]}`, "unknown status"},
+		{`{"version":1,`, "malformed"},
+		{strings.Repeat(" ", MaxReportSize+1), "limit"},
+	} {
+		_, err := DecodeReport([]byte(tc.in))
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("DecodeReport(%.40q) = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}

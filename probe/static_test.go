@@ -1,0 +1,140 @@
+package probe
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fipsgate/fipsgate/fipsmodule"
+)
+
+// fakeImage writes a root filesystem laid out like Debian's: a libcrypto
+// naming its directories, a FIPS module, and the given configuration.
+func fakeImage(t *testing.T, openssl, fipsmoduleCnf string) string {
+	t.Helper()
+	root := t.TempDir()
+	module := []byte("\x7fELF\x00OpenSSL FIPS Provider\x00OpenSSL 3.1.2 1 Aug 2023\x00")
+	info, err := fipsmodule.Inspect(bytes.NewReader(module))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"lib/x86_64-linux-gnu/libcrypto.so.3":           "\x00OPENSSLDIR: \"/usr/lib/ssl\"\x00MODULESDIR: \"/usr/lib/x86_64-linux-gnu/ossl-modules\"\x00",
+		"usr/lib/x86_64-linux-gnu/ossl-modules/fips.so": string(module),
+		"etc/ssl/openssl.cnf":                           openssl,
+		"etc/ssl/fipsmodule.cnf":                        strings.ReplaceAll(fipsmoduleCnf, "$MAC", info.MAC),
+	}
+	for name, content := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(root, "usr/lib/ssl"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/ssl/openssl.cnf", filepath.Join(root, "usr/lib/ssl/openssl.cnf")); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+const goodConfig = `config_diagnostics = 1
+openssl_conf = openssl_init
+.include /etc/ssl/fipsmodule.cnf
+[openssl_init]
+providers = provider_sect
+alg_section = algorithm_sect
+[provider_sect]
+fips = fips_sect
+base = base_sect
+[base_sect]
+activate = 1
+[algorithm_sect]
+default_properties = fips=yes
+`
+
+const goodModuleCnf = "[fips_sect]\nactivate = 1\nmodule-mac = $MAC\n"
+
+func statuses(r *Report) map[string]string {
+	m := map[string]string{}
+	for _, c := range r.Checks {
+		m[c.Name] = c.Status
+	}
+	return m
+}
+
+func TestStatic(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		config    string
+		moduleCnf string
+		env       []string
+		require   bool
+		want      map[string]string
+	}{
+		{
+			name: "FIPS configured", config: goodConfig, moduleCnf: goodModuleCnf,
+			want: map[string]string{"openssl-config": Passed, "fips-provider-activated": Passed, "base-provider-activated": Passed,
+				"no-other-provider": Passed, "fips-default-properties": Passed, "config-diagnostics": Passed,
+				"fips-module-present": Passed, "module-mac": Passed, "cmvp-validated": Passed},
+		},
+		{
+			name: "MAC of another module", config: goodConfig, moduleCnf: "[fips_sect]\nactivate = 1\nmodule-mac = 00:11:22\n",
+			want: map[string]string{"module-mac": Failed},
+		},
+		{
+			name: "embedded MAC", config: goodConfig, moduleCnf: "[fips_sect]\nactivate = 1\n",
+			want: map[string]string{"module-mac": NotRun, "fips-provider-activated": Passed},
+		},
+		{
+			name: "default provider beside fips", config: strings.Replace(goodConfig, "base = base_sect", "base = base_sect\ndefault = default_sect\n[default_sect]\nactivate = 1", 1), moduleCnf: goodModuleCnf,
+			want: map[string]string{"no-other-provider": Failed},
+		},
+		{
+			name: "optional fips property and no diagnostics", config: strings.Replace(strings.Replace(goodConfig, "fips=yes", "?fips=yes", 1), "config_diagnostics = 1\n", "", 1), moduleCnf: goodModuleCnf,
+			want: map[string]string{"fips-default-properties": Failed, "config-diagnostics": Warning},
+		},
+		{
+			name: "missing fipsmodule.cnf include", config: strings.Replace(goodConfig, "/etc/ssl/fipsmodule.cnf", "/etc/ssl/nope.cnf", 1), moduleCnf: goodModuleCnf,
+			want: map[string]string{"openssl-config": Failed, "fips-provider-activated": Failed},
+		},
+		{
+			name: "OPENSSL_CONF points elsewhere", config: goodConfig, moduleCnf: goodModuleCnf, env: []string{"OPENSSL_CONF=/etc/ssl/none.cnf"},
+			want: map[string]string{"openssl-config": Failed},
+		},
+		{
+			name: "unvalidated version required", config: goodConfig, moduleCnf: goodModuleCnf, require: true,
+			want: map[string]string{"cmvp-validated": Passed}, // 3.1.2 is validated
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := fakeImage(t, tc.config, tc.moduleCnf)
+			r := runStatic(Spec{Root: root, Image: Image{Env: tc.env}, RequireValidated: tc.require})
+			got := statuses(r)
+			for name, want := range tc.want {
+				if got[name] != want {
+					t.Errorf("%s: %s, want %s (report %+v)", name, got[name], want, r.Checks)
+				}
+			}
+		})
+	}
+}
+
+func TestStaticFindsPathsForTheNegativeTests(t *testing.T) {
+	root := fakeImage(t, goodConfig, goodModuleCnf)
+	r := runStatic(Spec{Root: root})
+	m := r.Module
+	if m.RealPath != "/usr/lib/x86_64-linux-gnu/ossl-modules/fips.so" || m.RealConfig != "/etc/ssl/fipsmodule.cnf" ||
+		m.Section != "fips_sect" || !strings.Contains(m.ConfigContent, "module-mac") || !m.MACVerified || m.Version != "3.1.2" {
+		t.Errorf("module facts: %+v", m)
+	}
+	if r.OpenSSL.ConfigFile != "/usr/lib/ssl/openssl.cnf" || r.OpenSSL.Libcrypto != "/lib/x86_64-linux-gnu/libcrypto.so.3" {
+		t.Errorf("openssl facts: %+v", r.OpenSSL)
+	}
+}
