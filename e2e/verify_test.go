@@ -322,3 +322,40 @@ func TestModes(t *testing.T) {
 		}
 	})
 }
+
+// TestNoOpenSSLCommand: without the openssl command the command-line checks
+// are reported as not run, and the application and static checks decide.
+func TestNoOpenSSLCommand(t *testing.T) {
+	b := build{
+		contextDir: filepath.Join(repoRoot(t), "examples", "helloserver"),
+		dockerfile: withSyntax(t, testdata(t, "verify", "no-openssl-cli", "Dockerfile"), frontendImage),
+		buildArgs:  map[string]string{"BUILDER": registry + "/fipsgate/gobuilder:trixie", "BASE": fipsBase()},
+		image:      fmt.Sprintf("%s/fipsgate-e2e/no-openssl-cli:%s", registry, uniqueTag),
+	}
+	r := buildxCLI{}.run(t, b)
+	mustBeFipsgate(t, r)
+	mustSucceed(t, "the build without the openssl command", r)
+	_, preds := fipsgatePredicates(t, b.image, r.digest)
+	p, ok := preds["linux/amd64"]
+	if !ok {
+		t.Fatal("no fipsgate attestation")
+	}
+	self := stage(p, "self-test", "")
+	for check, want := range map[string]string{"provider-active": "not-run", "md5-refused": "not-run", "app-runs": "passed"} {
+		if got := checkStatus(self, check); got != want {
+			t.Errorf("self-test %s: %s, want %s", check, got, want)
+		}
+	}
+	if got := checkStatus(stage(p, "negative", "module-corrupted"), "app-refuses"); got != "passed" {
+		t.Errorf("negative app-refuses: %s", got)
+	}
+}
+
+// TestRequireValidated: Debian's provider is not a CMVP-validated release,
+// which FIPSGATE_REQUIRE_VALIDATED=true turns from a warning into a failure.
+func TestRequireValidated(t *testing.T) {
+	_, r := verifyBuild(t, buildctlCLI{}, testdata(t, "verify", "base-image"), map[string]string{"BASE": fipsBase(), "FIPSGATE_REQUIRE_VALIDATED": "true"})
+	if r.err == nil || !strings.Contains(r.output, "[static] the module is a CMVP-validated release") || !strings.Contains(r.output, "not a CMVP-validated OpenSSL FIPS provider release") {
+		t.Errorf("an unvalidated module must fail with FIPSGATE_REQUIRE_VALIDATED=true:\n%s", r.output)
+	}
+}
