@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fipsgate/fipsgate/checkgraph"
+	"github.com/fipsgate/fipsgate/inventory"
 	"github.com/fipsgate/fipsgate/predicate"
 	"github.com/fipsgate/fipsgate/probe"
 	"github.com/moby/buildkit/client/llb"
@@ -109,7 +110,11 @@ func frontendState(c client.Client) (llb.State, error) {
 }
 
 func verify(ctx context.Context, c client.Client, res *client.Result, opts Options) (*client.Result, error) {
-	targets, err := targetsOf(res, opts)
+	exceptions, err := loadExceptions(ctx, c, opts.Exceptions)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := targetsOf(res, opts, exceptions)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +148,7 @@ func warn(ctx context.Context, c client.Client, msg string) error {
 }
 
 // targetsOf lists the platforms of the result with their image configs.
-func targetsOf(res *client.Result, opts Options) ([]checkgraph.Target, error) {
+func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exception) ([]checkgraph.Target, error) {
 	var ps exptypes.Platforms
 	if dt, ok := res.Metadata[exptypes.ExporterPlatformsKey]; ok {
 		if err := json.Unmarshal(dt, &ps); err != nil {
@@ -185,6 +190,8 @@ func targetsOf(res *client.Result, opts Options) ([]checkgraph.Target, error) {
 				TimeoutSeconds:   opts.TimeoutSeconds,
 				ExpectFailure:    opts.ExpectFailure,
 				RequireValidated: opts.RequireValidated,
+				Strict:           opts.Strict,
+				Exceptions:       exceptions,
 			},
 		})
 	}

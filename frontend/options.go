@@ -29,6 +29,11 @@ type Options struct {
 	TimeoutSeconds   float64  `json:"timeoutSeconds"`
 	ExpectFailure    string   `json:"expectFailure,omitempty"`
 	RequireValidated bool     `json:"requireValidated"`
+	// Strict makes inventory warnings failures.
+	Strict bool `json:"strict"`
+	// Exceptions names the file of accepted inventory findings:
+	// "PATH" in the build context, or "NAME:PATH" in named context NAME.
+	Exceptions string `json:"exceptions,omitempty"`
 }
 
 // DefaultOptions are the values in force when nothing is set.
@@ -74,13 +79,27 @@ var options = map[string]option{
 		return nil
 	}},
 	"FIPSGATE_REQUIRE_VALIDATED": {"true or false", func(o *Options, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
+		return setBool(&o.RequireValidated, v)
+	}},
+	"FIPSGATE_STRICT": {"true or false", func(o *Options, v string) error {
+		return setBool(&o.Strict, v)
+	}},
+	"FIPSGATE_EXCEPTIONS": {"a file in the build context, or NAME:PATH for a file in the named context NAME", func(o *Options, v string) error {
+		if strings.TrimSpace(v) == "" {
 			return errInvalid
 		}
-		o.RequireValidated = b
+		o.Exceptions = v
 		return nil
 	}},
+}
+
+func setBool(dst *bool, v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return errInvalid
+	}
+	*dst = b
+	return nil
 }
 
 var errInvalid = fmt.Errorf("invalid value")

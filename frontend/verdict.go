@@ -103,8 +103,10 @@ func Explain(vs []Verdict) string {
 		for _, f := range v.Failures {
 			c := f.Check
 			fmt.Fprintf(&b, "  ✗ [%s] %s\n", f.Stage, c.Title)
-			if c.Detail != "" {
-				fmt.Fprintf(&b, "      %s\n", c.Detail)
+			for _, l := range strings.Split(c.Detail, "\n") {
+				if l != "" {
+					fmt.Fprintf(&b, "      %s\n", l)
+				}
 			}
 			if len(c.Command) > 0 {
 				fmt.Fprintf(&b, "      command: %s\n", strings.Join(c.Command, " "))

@@ -8,6 +8,7 @@ package predicate
 
 import (
 	"github.com/fipsgate/fipsgate/fipsmodule"
+	"github.com/fipsgate/fipsgate/inventory"
 	"github.com/fipsgate/fipsgate/probe"
 )
 
@@ -32,8 +33,10 @@ type Predicate struct {
 	Module        *Module     `json:"module,omitempty"`
 	OpenSSL       *OpenSSL    `json:"openssl,omitempty"`
 	Application   Application `json:"application"`
-	Stages        []Stage     `json:"stages"`
-	Warnings      []string    `json:"warnings,omitempty"`
+	// Inventory is the crypto found in the image besides the module.
+	Inventory *inventory.Inventory `json:"inventory,omitempty"`
+	Stages    []Stage              `json:"stages"`
+	Warnings  []string             `json:"warnings,omitempty"`
 }
 
 // Verifier names what produced the predicate.
@@ -117,6 +120,7 @@ func New(in Input) Predicate {
 			DefaultProperties: o.Summary.DefaultProperties,
 		}
 	}
+	p.Inventory = in.Static.Inventory
 	p.Application = Application{Checked: len(in.Static.App) > 0, Command: in.Static.App, Source: in.Static.AppSource}
 	p.Stages = append(p.Stages, Stage{Name: in.Static.Kind, Checks: in.Static.Checks})
 	for _, r := range in.Dynamic {

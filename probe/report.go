@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/fipsgate/fipsgate/fipsmodule"
+	"github.com/fipsgate/fipsgate/inventory"
 	"github.com/fipsgate/fipsgate/opensslconf"
 )
 
@@ -57,6 +58,9 @@ type Spec struct {
 	TimeoutSeconds   float64 `json:"timeoutSeconds"`
 	ExpectFailure    string  `json:"expectFailure,omitempty"`
 	RequireValidated bool    `json:"requireValidated,omitempty"`
+	// For the crypto inventory of the static checks.
+	Strict     bool                  `json:"strict,omitempty"`
+	Exceptions []inventory.Exception `json:"exceptions,omitempty"`
 	// From the static report, for the self-test and negative tests.
 	ModulePath    string `json:"modulePath,omitempty"`
 	ModuleConfig  string `json:"moduleConfig,omitempty"`
@@ -138,6 +142,8 @@ type Report struct {
 	Checks   []Check       `json:"checks"`
 	OpenSSL  *OpenSSLFacts `json:"openssl,omitempty"`
 	Module   *ModuleFacts  `json:"module,omitempty"`
+	// Inventory is the static checks' crypto inventory of the image.
+	Inventory *inventory.Inventory `json:"inventory,omitempty"`
 	// App is the application command that was checked, empty if none.
 	App       []string `json:"app,omitempty"`
 	AppSource string   `json:"appSource,omitempty"`

@@ -8,11 +8,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/fipsgate/fipsgate/fipsmodule"
 	"github.com/fipsgate/fipsgate/imagefs"
+	"github.com/fipsgate/fipsgate/inventory"
 	"github.com/fipsgate/fipsgate/opensslconf"
 )
 
@@ -26,82 +26,9 @@ func envMap(env []string) map[string]string {
 	return m
 }
 
-// libDirs lists where the dynamic linker looks for libcrypto, in its order:
-// LD_LIBRARY_PATH, /etc/ld.so.conf (and its includes), then the defaults.
-func libDirs(root imagefs.Root, env map[string]string) []string {
-	var dirs []string
-	for _, d := range strings.Split(env["LD_LIBRARY_PATH"], ":") {
-		if path.IsAbs(d) {
-			dirs = append(dirs, d)
-		}
-	}
-	dirs = append(dirs, ldSoConf(root, "/etc/ld.so.conf", 0)...)
-	dirs = append(dirs, "/lib64", "/usr/lib64", "/lib", "/usr/lib")
-	// Multiarch directories (Debian, Ubuntu) that ld.so.conf.d normally names.
-	for _, parent := range []string{"/lib", "/usr/lib"} {
-		if names, err := root.ReadDir(parent); err == nil {
-			sort.Strings(names)
-			for _, n := range names {
-				if strings.Contains(n, "-linux-") {
-					dirs = append(dirs, path.Join(parent, n))
-				}
-			}
-		}
-	}
-	dirs = append(dirs, "/usr/local/lib64", "/usr/local/lib")
-	seen := map[string]bool{}
-	out := dirs[:0]
-	for _, d := range dirs {
-		if !seen[d] {
-			seen[d] = true
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-func ldSoConf(root imagefs.Root, file string, depth int) []string {
-	dt, err := root.ReadFile(file)
-	if err != nil || depth > 8 {
-		return nil
-	}
-	var dirs []string
-	for _, line := range strings.Split(string(dt), "\n") {
-		line = strings.TrimSpace(strings.SplitN(line, "#", 2)[0])
-		if line == "" {
-			continue
-		}
-		if rest, ok := strings.CutPrefix(line, "include "); ok {
-			pattern := strings.TrimSpace(rest)
-			if !path.IsAbs(pattern) {
-				pattern = path.Join(path.Dir(file), pattern)
-			}
-			dir, glob := path.Split(pattern)
-			names, _ := root.ReadDir(dir)
-			sort.Strings(names)
-			for _, n := range names {
-				if ok, _ := path.Match(glob, n); ok {
-					dirs = append(dirs, ldSoConf(root, path.Join(dir, n), depth+1)...)
-				}
-			}
-			continue
-		}
-		if path.IsAbs(line) {
-			dirs = append(dirs, line)
-		}
-	}
-	return dirs
-}
-
 // findLibcrypto returns the libcrypto.so.3 the dynamic linker would load.
 func findLibcrypto(root imagefs.Root, env map[string]string) string {
-	for _, d := range libDirs(root, env) {
-		p := path.Join(d, "libcrypto.so.3")
-		if st, err := root.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
-		}
-	}
-	return ""
+	return inventory.FindLibrary(root, "libcrypto.so.3", nil, "/", inventory.LibraryDirs(root, env))
 }
 
 // compiledDirs reads OPENSSLDIR and MODULESDIR as libcrypto reports them
@@ -238,7 +165,42 @@ func runStatic(spec Spec) *Report {
 
 	r.Module = inspectModule(root, env, facts, fips, hasFIPS, s)
 	r.Checks = append(r.Checks, moduleChecks(r.Module, spec.RequireValidated)...)
+	r.Checks = append(r.Checks, inventoryChecks(r, root, env, facts.Libcrypto, spec)...)
 	return r
+}
+
+// inventoryChecks scans the whole image for crypto that bypasses the
+// verified module (package inventory) and turns its findings into checks.
+func inventoryChecks(r *Report, root imagefs.Root, env map[string]string, libcrypto string, spec Spec) []Check {
+	inv, err := inventory.Scan(root, inventory.Options{Env: env, VerifiedLibcrypto: libcrypto, Strict: spec.Strict, Exceptions: spec.Exceptions})
+	if err != nil {
+		return []Check{{Name: "crypto-inventory", Title: "no crypto bypasses the FIPS module", Required: true, Status: Failed,
+			Detail: "the image could not be scanned: " + err.Error()}}
+	}
+	r.Inventory = inv
+	failures := Check{Name: "crypto-inventory", Title: "no crypto bypasses the FIPS module", Required: true, Status: Passed,
+		Detail: fmt.Sprintf("%d files scanned, %d ELF, %d Go binaries; %d findings", inv.Stats.Files, inv.Stats.ELFFiles, inv.Stats.GoFiles, len(inv.Findings))}
+	warnings := Check{Name: "crypto-inventory-warnings", Title: "no other crypto is present", Required: false, Status: Passed, Detail: "none"}
+	var fails, warns []string
+	for _, f := range inv.Findings {
+		line := fmt.Sprintf("%s: %s (%s)", f.Path, f.Evidence, f.Kind)
+		switch {
+		case f.Accepted != "":
+		case f.Severity == inventory.Failure:
+			fails = append(fails, line)
+		case f.Severity == inventory.Warning:
+			warns = append(warns, line)
+		}
+	}
+	if len(fails) > 0 {
+		failures.Status = Failed
+		failures.Detail = strings.Join(fails, "\n")
+	}
+	if len(warns) > 0 {
+		warnings.Status = Warning
+		warnings.Detail = strings.Join(warns, "\n")
+	}
+	return []Check{failures, warnings}
 }
 
 func describeProvider(p opensslconf.Provider, ok bool, s opensslconf.Summary) string {

@@ -1,0 +1,392 @@
+package inventory
+
+import (
+	"bytes"
+	"debug/buildinfo"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/fipsgate/fipsgate/imagefs"
+)
+
+// Options tune a scan.
+type Options struct {
+	// Env is the image config's environment (LD_LIBRARY_PATH, GODEBUG…).
+	Env map[string]string
+	// VerifiedLibcrypto is the libcrypto the FIPS checks verified, as an
+	// image path; "" when there is none.
+	VerifiedLibcrypto string
+	Strict            bool
+	Exceptions        []Exception
+}
+
+// skipDirs are pseudo-filesystems and mount points whose contents are not
+// part of an image.
+var skipDirs = map[string]bool{"/proc": true, "/sys": true, "/dev": true}
+
+// Scan walks the image at root and returns its crypto inventory.
+func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
+	s := &scanner{root: root, opts: opts, inv: &Inventory{}}
+	s.libDirs = LibraryDirs(root, opts.Env)
+	if opts.VerifiedLibcrypto != "" {
+		s.verified, _ = root.Real(opts.VerifiedLibcrypto)
+	}
+	err := filepath.WalkDir(root.Dir, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(root.Dir, p)
+		name := path.Clean("/" + filepath.ToSlash(rel))
+		if err != nil {
+			// An unreadable directory is reported, not fatal.
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if skipDirs[name] {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		s.file(p, name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.envFindings()
+	s.inv.finish(opts.Strict, opts.Exceptions)
+	return s.inv, nil
+}
+
+type scanner struct {
+	root     imagefs.Root
+	opts     Options
+	inv      *Inventory
+	libDirs  []string
+	verified string
+	// goBinaries records each Go binary's crypto, for env overrides.
+	goBinaries []goCrypto
+}
+
+func (s *scanner) add(f Finding) { s.inv.Findings = append(s.inv.Findings, f) }
+
+// countingReaderAt counts what the scan reads, so that benchmarks can show
+// that large non-ELF files are not read.
+type countingReaderAt struct {
+	r io.ReaderAt
+	n *int64
+}
+
+func (c countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	*c.n += int64(n)
+	return n, err
+}
+
+func (s *scanner) file(hostPath, name string) {
+	f, err := os.Open(hostPath)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return
+	}
+	s.inv.Stats.Files++
+	s.inv.Stats.Bytes += st.Size()
+	r := countingReaderAt{f, &s.inv.Stats.ReadBytes}
+	var magic [4]byte
+	if _, err := r.ReadAt(magic[:], 0); err != nil || string(magic[:]) != elf.ELFMAG {
+		return
+	}
+	s.inv.Stats.ELFFiles++
+	ef, err := elf.NewFile(r)
+	if err != nil {
+		s.add(Finding{Path: name, Kind: KindUnreadableELF, Severity: Warning, Evidence: "not a readable ELF file: " + err.Error()})
+		return
+	}
+	defer ef.Close()
+	s.elfFile(r, ef, name)
+}
+
+func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) {
+	needed, _ := ef.ImportedLibraries()
+	if bi, err := buildinfo.Read(r); err == nil {
+		s.inv.Stats.GoFiles++
+		s.goBinary(ef, name, bi, needed)
+		s.libcryptoNeeds(ef, name, needed)
+		return
+	}
+	soname := ""
+	if v, err := ef.DynString(elf.DT_SONAME); err == nil && len(v) > 0 {
+		soname = v[0]
+	}
+	base := path.Base(name)
+	switch {
+	case isRuntime(base, soname, "node"):
+		s.add(runtimeFinding(name, KindRuntimeNode, needed))
+		return
+	case isPython(base, soname):
+		s.add(runtimeFinding(name, KindRuntimePython, needed))
+	case base == "libjvm.so" || (base == "java" && hasNeeded(needed, "libjli.so")):
+		s.add(runtimeFinding(name, KindRuntimeJava, needed))
+	}
+	if strings.HasPrefix(soname, "libcrypto.so") || (soname == "" && strings.HasPrefix(base, "libcrypto.so")) {
+		real, _ := s.root.Real(name)
+		if real != s.verified {
+			s.add(Finding{Path: name, Kind: KindLibcryptoCopy, Severity: Warning,
+				Evidence: fmt.Sprintf("an OpenSSL libcrypto (%s) other than the one the FIPS checks verified (%s)", orNone(soname), orNone(s.opts.VerifiedLibcrypto)),
+				Remedy:   "remove it, or make sure nothing loads it"})
+		}
+		return
+	}
+	s.libcryptoNeeds(ef, name, needed)
+	s.cryptoSymbols(r, ef, name, soname)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func hasNeeded(needed []string, prefix string) bool {
+	for _, n := range needed {
+		if strings.HasPrefix(n, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func isRuntime(base, soname, name string) bool {
+	return base == name || base == name+"js" || strings.HasPrefix(soname, "libnode.so")
+}
+
+func isPython(base, soname string) bool {
+	return (strings.HasPrefix(base, "python3") && !strings.Contains(base, "-config")) || strings.HasPrefix(soname, "libpython3")
+}
+
+func runtimeFinding(name, kind string, needed []string) Finding {
+	switch kind {
+	case KindRuntimeNode:
+		f := Finding{Path: name, Kind: kind, Severity: Warning}
+		if hasNeeded(needed, "libcrypto.so") {
+			f.Evidence = "Node.js linked to the system libcrypto"
+			f.Remedy = "run node with --enable-fips (or --force-fips) so that it requires the FIPS provider of the OpenSSL configuration"
+		} else {
+			f.Evidence = "Node.js with its own bundled OpenSSL"
+			f.Remedy = "use a Node.js built with --shared-openssl against the system libcrypto and run it with --force-fips"
+		}
+		return f
+	case KindRuntimePython:
+		return Finding{Path: name, Kind: kind, Severity: Warning,
+			Evidence: "Python: hashlib silently falls back to its built-in digests (_md5, _sha1, _sha2, HACL*) when OpenSSL refuses an algorithm",
+			Remedy:   "build Python with --with-builtin-hashlib-hashes= (none) or remove the built-in hash modules, so that hashlib has only OpenSSL"}
+	default:
+		return Finding{Path: name, Kind: kind, Severity: Warning,
+			Evidence: "a Java runtime: its JCA providers (SunJCE, SunEC…) are its own cryptography, not OpenSSL's",
+			Remedy:   "configure a FIPS 140-3 validated JCA provider in java.security and remove the others"}
+	}
+}
+
+// libcryptoNeeds checks that each libcrypto a binary needs resolves to the
+// verified one.
+func (s *scanner) libcryptoNeeds(ef *elf.File, name string, needed []string) {
+	var runpaths []string
+	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
+		if v, err := ef.DynString(tag); err == nil {
+			runpaths = append(runpaths, v...)
+		}
+	}
+	for _, lib := range needed {
+		if !strings.HasPrefix(lib, "libcrypto.so") {
+			continue
+		}
+		found := FindLibrary(s.root, lib, runpaths, path.Dir(name), s.libDirs)
+		real, _ := s.root.Real(found)
+		switch {
+		case found == "":
+			s.add(Finding{Path: name, Kind: KindLibcryptoOther, Severity: Failure,
+				Evidence: "needs " + lib + ", which is nowhere in its library path"})
+		case s.verified == "" || real != s.verified:
+			s.add(Finding{Path: name, Kind: KindLibcryptoOther, Severity: Failure,
+				Evidence: fmt.Sprintf("needs %s and would load %s, not the libcrypto the FIPS checks verified (%s)", lib, found, orNone(s.opts.VerifiedLibcrypto)),
+				Remedy:   "link it against the verified libcrypto (or remove the other copy and its RPATH)"})
+		}
+	}
+}
+
+// signature recognises a crypto library by a symbol only it defines.
+type signature struct {
+	name    string
+	symbols []string
+	sonames []string // the library's own file names: finding it there is not "embedded"
+}
+
+var signatures = []signature{
+	{"BoringSSL", []string{"BORINGSSL_self_test", "CRYPTO_is_confidential_build"}, nil},
+	{"AWS-LC", []string{"awslc_version_string"}, []string{"libcrypto.so"}},
+	{"ring (Rust)", []string{"ring_core_"}, nil},
+	{"libgcrypt", []string{"gcry_check_version"}, []string{"libgcrypt.so"}},
+	{"Nettle", []string{"nettle_sha256_init"}, []string{"libnettle.so"}},
+	{"GnuTLS", []string{"gnutls_global_init"}, []string{"libgnutls.so"}},
+	{"libsodium", []string{"sodium_init"}, []string{"libsodium.so"}},
+	{"Mbed TLS", []string{"mbedtls_sha256_init", "mbedtls_md_setup"}, []string{"libmbedcrypto.so"}},
+	{"wolfSSL", []string{"wolfSSL_Init", "wolfCrypt_Init"}, []string{"libwolfssl.so"}},
+	{"NSS", []string{"NSS_Init", "PK11_HashBuf"}, []string{"libnss3.so", "libsoftokn3.so", "libfreebl"}},
+	{"libxcrypt", []string{"crypt_gensalt_rn"}, []string{"libcrypt.so"}},
+	{"OpenSSL", []string{"OPENSSL_init_crypto"}, []string{"libcrypto.so"}},
+}
+
+// definedSymbols returns the names of the symbols an ELF file defines,
+// dynamic and static (the latter absent when stripped).
+func definedSymbols(ef *elf.File) []string {
+	var out []string
+	for _, get := range []func() ([]elf.Symbol, error){ef.DynamicSymbols, ef.Symbols} {
+		syms, _ := get()
+		for _, sym := range syms {
+			if sym.Section != elf.SHN_UNDEF && sym.Name != "" {
+				out = append(out, sym.Name)
+			}
+		}
+	}
+	return out
+}
+
+func (s *scanner) cryptoSymbols(r io.ReaderAt, ef *elf.File, name, soname string) {
+	syms := definedSymbols(ef)
+	if len(syms) == 0 {
+		return
+	}
+	sort.Strings(syms)
+	has := func(prefix string) bool {
+		i := sort.SearchStrings(syms, prefix)
+		return i < len(syms) && strings.HasPrefix(syms[i], prefix)
+	}
+	base := path.Base(name)
+	for _, sig := range signatures {
+		var hit string
+		for _, sym := range sig.symbols {
+			if has(sym) {
+				hit = sym
+				break
+			}
+		}
+		if hit == "" {
+			continue
+		}
+		own := false
+		for _, so := range sig.sonames {
+			if strings.HasPrefix(soname, so) || strings.HasPrefix(base, so) {
+				own = true
+			}
+		}
+		switch {
+		case sig.name == "OpenSSL" && own:
+			// A libcrypto: handled as such.
+		case sig.name == "OpenSSL":
+			s.add(Finding{Path: name, Kind: KindStaticOpenSSL, Severity: Failure,
+				Evidence: "defines " + hit + ": OpenSSL linked in statically, not the verified libcrypto",
+				Remedy:   "link dynamically against the system libcrypto"})
+		case own:
+			s.add(Finding{Path: name, Kind: KindCryptoLibrary, Severity: Warning,
+				Evidence: sig.name + " (defines " + hit + "): a crypto library outside the OpenSSL FIPS module",
+				Remedy:   "remove it if unused; whatever uses it does not use the FIPS module"})
+		default:
+			s.add(Finding{Path: name, Kind: KindEmbeddedCrypto, Severity: Failure,
+				Evidence: sig.name + " linked in statically (defines " + hit + ")",
+				Remedy:   "use the system OpenSSL (libcrypto) instead"})
+		}
+		// One library per file is enough evidence; the OpenSSL signature
+		// of BoringSSL and AWS-LC is the same symbol.
+		return
+	}
+}
+
+// envFindings reports image Env settings that turn Go's FIPS modes off.
+func (s *scanner) envFindings() {
+	env := s.opts.Env
+	godebug := env["GODEBUG"]
+	fipsOff := strings.Contains(","+godebug+",", ",fips140=off,")
+	golangFIPS0 := env["GOLANG_FIPS"] == "0" || env["GOFIPS"] == "0"
+	for _, g := range s.goBinaries {
+		switch {
+		case g.kind == KindGoFIPS140 && fipsOff:
+			s.add(Finding{Path: g.path, Kind: KindGoFIPSDisabled, Severity: Failure,
+				Evidence: "the image sets GODEBUG=" + godebug + ", which turns off the Go FIPS 140-3 module this binary enables",
+				Remedy:   "remove fips140=off from GODEBUG"})
+		case g.kind == KindGoOpenSSL && golangFIPS0:
+			s.add(Finding{Path: g.path, Kind: KindGoFIPSDisabled, Severity: Failure,
+				Evidence: "the image sets GOLANG_FIPS=0 or GOFIPS=0, which turns off FIPS mode of this binary's OpenSSL backend",
+				Remedy:   "remove GOLANG_FIPS=0 / GOFIPS=0 from the image's environment"})
+		}
+	}
+}
+
+var errNoSection = errors.New("no section")
+
+// sectionReader returns a reader of the named section, or errNoSection.
+func sectionReader(ef *elf.File, names ...string) (io.Reader, error) {
+	for _, n := range names {
+		if sec := ef.Section(n); sec != nil && sec.Type != elf.SHT_NOBITS {
+			return sec.Open(), nil
+		}
+	}
+	return nil, errNoSection
+}
+
+// scanFor streams r and calls fn with the bytes that follow each
+// occurrence of a marker (up to 256 bytes), in constant memory.
+func scanFor(r io.Reader, markers [][]byte, fn func(marker, after []byte)) error {
+	const chunk = 1 << 20
+	const tail = 512
+	buf := make([]byte, 0, chunk+tail)
+	tmp := make([]byte, chunk)
+	for {
+		n, err := r.Read(tmp)
+		buf = append(buf, tmp[:n]...)
+		final := err != nil
+		// Matches starting in the carried-over tail were seen already
+		// unless they were cut off, so search the whole buffer but only
+		// accept matches starting before the new tail (or all, at EOF).
+		limit := len(buf) - tail
+		if final {
+			limit = len(buf)
+		}
+		for _, m := range markers {
+			for off := 0; ; {
+				i := bytes.Index(buf[off:], m)
+				if i < 0 || off+i >= limit {
+					break
+				}
+				start := off + i + len(m)
+				end := min(start+256, len(buf))
+				fn(m, buf[start:end])
+				off = off + i + 1
+			}
+		}
+		if final {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if limit > 0 {
+			buf = append(buf[:0], buf[limit:]...)
+		}
+	}
+}
