@@ -29,21 +29,21 @@ const (
 
 // Kinds of finding.
 const (
-	KindGoBoringCrypto  = "go-boringcrypto"
-	KindGoNativeCrypto  = "go-native-crypto"
-	KindGoFIPS140       = "go-fips140-module"
-	KindGoOpenSSL       = "go-openssl-backend"
-	KindGoOpenSSLMixed  = "go-openssl-and-native-crypto"
-	KindGoFIPSDisabled  = "go-fips-disabled-by-env"
-	KindLibcryptoOther  = "loads-other-libcrypto"
-	KindLibcryptoCopy   = "libcrypto-copy"
-	KindStaticOpenSSL   = "static-openssl"
-	KindEmbeddedCrypto  = "embedded-crypto-library"
-	KindCryptoLibrary   = "crypto-library"
-	KindRuntimeNode     = "runtime-nodejs"
-	KindRuntimePython   = "runtime-python"
-	KindRuntimeJava     = "runtime-java"
-	KindUnreadableELF   = "unreadable-elf"
+	KindGoBoringCrypto = "go-boringcrypto"
+	KindGoNativeCrypto = "go-native-crypto"
+	KindGoFIPS140      = "go-fips140-module"
+	KindGoOpenSSL      = "go-openssl-backend"
+	KindGoOpenSSLMixed = "go-openssl-and-native-crypto"
+	KindGoFIPSDisabled = "go-fips-disabled-by-env"
+	KindLibcryptoOther = "loads-other-libcrypto"
+	KindLibcryptoCopy  = "libcrypto-copy"
+	KindStaticOpenSSL  = "static-openssl"
+	KindEmbeddedCrypto = "embedded-crypto-library"
+	KindCryptoLibrary  = "crypto-library"
+	KindRuntimeNode    = "runtime-nodejs"
+	KindRuntimePython  = "runtime-python"
+	KindRuntimeJava    = "runtime-java"
+	KindUnreadableELF  = "unreadable-elf"
 )
 
 // Finding is one thing the scan found.
