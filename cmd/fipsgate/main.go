@@ -37,6 +37,8 @@ Use it from a Dockerfile:
     # syntax=ghcr.io/fipsgate/fipsgate:1
 
 Commands:
+    fipsgate scan PATH  scan an image (root filesystem, OCI layout or OCI tar) for
+                        cryptography that bypasses the OpenSSL FIPS module
     fipsgate version    print the version
     fipsgate help       print this text
 `
@@ -51,6 +53,8 @@ func runCommand(args []string) int {
 		return 0
 	case "probe":
 		return runProbe(args[1:])
+	case "scan":
+		return runScan(args[1:], os.Stdout, os.Stderr)
 	default:
 		fmt.Fprintf(os.Stderr, "fipsgate: unknown command %q\n\n%s", args[0], usage)
 		return 2
