@@ -84,4 +84,3 @@ func TestScanCLI(t *testing.T) {
 		t.Errorf("the table does not show the failure:\n%s", table)
 	}
 }
-
