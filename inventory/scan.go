@@ -106,7 +106,12 @@ func (s *scanner) file(hostPath, name string) {
 	}
 	s.inv.Stats.Files++
 	s.inv.Stats.Bytes += st.Size()
-	r := countingReaderAt{f, &s.inv.Stats.ReadBytes}
+	s.analyze(countingReaderAt{f, &s.inv.Stats.ReadBytes}, name)
+}
+
+// analyze classifies one file from its content: only the first bytes of a
+// file that is not ELF are read.
+func (s *scanner) analyze(r io.ReaderAt, name string) {
 	var magic [4]byte
 	if _, err := r.ReadAt(magic[:], 0); err != nil || string(magic[:]) != elf.ELFMAG {
 		return
