@@ -93,7 +93,7 @@ func (s *scanner) goBinary(ef *elf.File, name string, bi *buildinfo.BuildInfo, n
 
 	// The function name table tells which crypto is linked in, stripped or not.
 	if r, err := sectionReader(ef, ".gopclntab", ".data.rel.ro.gopclntab"); err == nil {
-		_ = scanFor(r, [][]byte{markerCrypto, markerXCrypto, markerVendorX, markerGolangFIPS}, func(m, after []byte) {
+		_ = s.scanFor(r, [][]byte{markerCrypto, markerXCrypto, markerVendorX, markerGolangFIPS}, func(m, after []byte) {
 			name := string(after[:max(0, bytes.IndexByte(after, 0))])
 			switch {
 			case bytes.Equal(m, markerGolangFIPS):

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -77,6 +78,15 @@ type scanner struct {
 	verified string
 	// goBinaries records each Go binary's crypto, for env overrides.
 	goBinaries []goCrypto
+	// buf is scanFor's buffer, reused from file to file.
+	buf []byte
+}
+
+func (s *scanner) scanFor(r io.Reader, markers [][]byte, fn func(marker, after []byte)) error {
+	if s.buf == nil {
+		s.buf = make([]byte, scanChunk*2+scanTail)
+	}
+	return scanForBuf(r, markers, fn, s.buf)
 }
 
 func (s *scanner) add(f Finding) { s.inv.Findings = append(s.inv.Findings, f) }
@@ -158,7 +168,47 @@ func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) {
 		return
 	}
 	s.libcryptoNeeds(ef, name, needed)
-	s.cryptoSymbols(r, ef, name, soname)
+	if !s.cryptoSymbols(ef, name, soname) && isProgram(ef) && ef.Section(".symtab") == nil && !hasNeeded(needed, "libcrypto.so") {
+		s.strippedOpenSSL(ef, name)
+	}
+}
+
+// isProgram tells an executable from a shared library: libraries export
+// what they link in, programs need not.
+func isProgram(ef *elf.File) bool {
+	if ef.Type == elf.ET_EXEC {
+		return true
+	}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_INTERP {
+			return true
+		}
+	}
+	return false
+}
+
+// opensslVersionText is OPENSSL_VERSION_TEXT, compiled into libcrypto and so
+// into anything that links it statically.
+var opensslVersionText = regexp.MustCompile(`^ ?(\d+\.\d+\.\d+[a-z]?)(-[^ ]*)? +\d{1,2} [A-Z][a-z]{2} \d{4}`)
+
+// strippedOpenSSL looks, in a stripped binary that does not load libcrypto,
+// for OpenSSL's version text: OpenSSL linked in, its symbols gone.
+func (s *scanner) strippedOpenSSL(ef *elf.File, name string) {
+	r, err := sectionReader(ef, ".rodata")
+	if err != nil {
+		return
+	}
+	var version string
+	_ = s.scanFor(r, [][]byte{[]byte("OpenSSL ")}, func(_, after []byte) {
+		if m := opensslVersionText.FindSubmatch(after); m != nil && version == "" {
+			version = string(m[1])
+		}
+	})
+	if version != "" {
+		s.add(Finding{Path: name, Kind: KindStaticOpenSSL, Severity: Failure,
+			Evidence: "carries OpenSSL " + version + "'s version text without loading libcrypto: OpenSSL linked in statically (stripped)",
+			Remedy:   "link dynamically against the system libcrypto"})
+	}
 }
 
 func orNone(s string) string {
@@ -272,10 +322,12 @@ func definedSymbols(ef *elf.File) []string {
 	return out
 }
 
-func (s *scanner) cryptoSymbols(r io.ReaderAt, ef *elf.File, name, soname string) {
+// cryptoSymbols reports a crypto library by the symbols the file defines,
+// and tells whether it found one.
+func (s *scanner) cryptoSymbols(ef *elf.File, name, soname string) bool {
 	syms := definedSymbols(ef)
 	if len(syms) == 0 {
-		return
+		return false
 	}
 	sort.Strings(syms)
 	has := func(prefix string) bool {
@@ -318,8 +370,9 @@ func (s *scanner) cryptoSymbols(r io.ReaderAt, ef *elf.File, name, soname string
 		}
 		// One library per file is enough evidence; the OpenSSL signature
 		// of BoringSSL and AWS-LC is the same symbol.
-		return
+		return true
 	}
+	return false
 }
 
 // envFindings reports image Env settings that turn Go's FIPS modes off.
@@ -354,21 +407,28 @@ func sectionReader(ef *elf.File, names ...string) (io.Reader, error) {
 	return nil, errNoSection
 }
 
+const (
+	scanChunk = 1 << 20
+	scanTail  = 512
+)
+
 // scanFor streams r and calls fn with the bytes that follow each
 // occurrence of a marker (up to 256 bytes), in constant memory.
 func scanFor(r io.Reader, markers [][]byte, fn func(marker, after []byte)) error {
-	const chunk = 1 << 20
-	const tail = 512
-	buf := make([]byte, 0, chunk+tail)
-	tmp := make([]byte, chunk)
+	return scanForBuf(r, markers, fn, make([]byte, scanChunk*2+scanTail))
+}
+
+// scanForBuf is scanFor with a caller's buffer of scanChunk*2+scanTail bytes.
+func scanForBuf(r io.Reader, markers [][]byte, fn func(marker, after []byte), mem []byte) error {
+	buf := mem[:0:scanChunk+scanTail]
+	tmp := mem[scanChunk+scanTail:]
 	for {
-		n, err := r.Read(tmp)
+		n, err := io.ReadFull(r, tmp[:scanChunk])
 		buf = append(buf, tmp[:n]...)
 		final := err != nil
-		// Matches starting in the carried-over tail were seen already
-		// unless they were cut off, so search the whole buffer but only
-		// accept matches starting before the new tail (or all, at EOF).
-		limit := len(buf) - tail
+		// Matches starting in the carried-over tail are left for the next
+		// round, where they start the buffer; at the end, all count.
+		limit := len(buf) - scanTail
 		if final {
 			limit = len(buf)
 		}
@@ -385,7 +445,7 @@ func scanFor(r io.Reader, markers [][]byte, fn func(marker, after []byte)) error
 			}
 		}
 		if final {
-			if errors.Is(err, io.EOF) {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 				return nil
 			}
 			return err

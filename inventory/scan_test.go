@@ -59,6 +59,7 @@ func buildFixture() (string, error) {
 		{"gcc", "-o", in("opt/vendored/bin/c-digest"), filepath.Join(src, "digest.c"), "-l:libcrypto.so.3", "-Wl,-rpath,/opt/vendored/lib"},
 		{"gcc", "-o", in("usr/bin/static-openssl"), filepath.Join(src, "static_openssl.c")},
 		{"gcc", "-o", in("usr/bin/embedded-gcrypt"), filepath.Join(src, "embedded_gcrypt.c")},
+		{"gcc", "-s", "-o", in("usr/bin/stripped-openssl"), filepath.Join(src, "stripped_openssl.c")},
 		{"gcc", "-shared", "-fPIC", "-Wl,-soname,libnettle.so.8", "-o", in("usr/lib/x86_64-linux-gnu/libnettle.so.8"), filepath.Join(src, "nettle.c")},
 		{"cp", in("usr/bin/c-digest"), in("usr/bin/python3.13")},
 		{"truncate", "-s", "8M", in("usr/share/big/data.bin")},
@@ -188,7 +189,7 @@ func TestScanPolicy(t *testing.T) {
 		for _, f := range inv.Failures() {
 			failures = append(failures, f.Path)
 		}
-		want := "/usr/bin/embedded-gcrypt /usr/bin/go-boring /usr/bin/static-openssl"
+		want := "/usr/bin/embedded-gcrypt /usr/bin/go-boring /usr/bin/static-openssl /usr/bin/stripped-openssl"
 		if strings.Join(failures, " ") != want {
 			t.Errorf("failures after exceptions: %v, want %s", failures, want)
 		}
