@@ -420,7 +420,7 @@ func scanFor(r io.Reader, markers [][]byte, fn func(marker, after []byte)) error
 
 // scanForBuf is scanFor with a caller's buffer of scanChunk*2+scanTail bytes.
 func scanForBuf(r io.Reader, markers [][]byte, fn func(marker, after []byte), mem []byte) error {
-	buf := mem[:0:scanChunk+scanTail]
+	buf := mem[: 0 : scanChunk+scanTail]
 	tmp := mem[scanChunk+scanTail:]
 	for {
 		n, err := io.ReadFull(r, tmp[:scanChunk])
