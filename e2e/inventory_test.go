@@ -123,6 +123,26 @@ func TestInventoryPasses(t *testing.T) {
 			t.Errorf("the second libcrypto is not listed: %+v", inv.Findings)
 		}
 	})
+	t.Run("exceptions from a named context", func(t *testing.T) {
+		dir := testdata(t, "inventory")
+		b := build{
+			contextDir:    dir,
+			dockerfile:    withSyntax(t, dir+"/Dockerfile", frontendImage),
+			target:        "two-libcrypto",
+			namedContexts: map[string]string{"fipsgate-policy": dir},
+			buildArgs: map[string]string{
+				"BUILDER": registry + "/fipsgate/gobuilder:trixie", "BASE": fipsBase(), "FIPSGATE_CHECK": "none",
+				"FIPSGATE_EXCEPTIONS": "fipsgate-policy:exceptions.json",
+			},
+			image: fmt.Sprintf("%s/fipsgate-e2e/inventory:named-exceptions-%s", registry, uniqueTag),
+		}
+		r := buildxCLI{}.run(t, b)
+		mustBeFipsgate(t, r)
+		inv := findingsOf(t, b, r)
+		if f := find(inv, "/opt/vendored/bin/c-digest", inventory.KindLibcryptoOther); f == nil || f.Accepted == "" {
+			t.Errorf("the exception from the named context was not applied: %+v", inv.Findings)
+		}
+	})
 	t.Run("bad exceptions file", func(t *testing.T) {
 		_, r := inventoryBuild(t, "two-libcrypto", map[string]string{"FIPSGATE_EXCEPTIONS": "main.go"})
 		if r.err == nil || !strings.Contains(r.output, "FIPSGATE_EXCEPTIONS file main.go") {

@@ -173,6 +173,17 @@ func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) {
 	}
 }
 
+// hasText tells whether the file's read-only data holds text.
+func (s *scanner) hasText(ef *elf.File, text string) bool {
+	r, err := sectionReader(ef, ".rodata")
+	if err != nil {
+		return false
+	}
+	found := false
+	_ = s.scanFor(r, [][]byte{[]byte(text)}, func(_, _ []byte) { found = true })
+	return found
+}
+
 // isProgram tells an executable from a shared library: libraries export
 // what they link in, programs need not.
 func isProgram(ef *elf.File) bool {
@@ -359,6 +370,11 @@ func (s *scanner) cryptoSymbols(ef *elf.File, name, soname string) bool {
 			s.add(Finding{Path: name, Kind: KindStaticOpenSSL, Severity: Failure,
 				Evidence: "defines " + hit + ": OpenSSL linked in statically, not the verified libcrypto",
 				Remedy:   "link dynamically against the system libcrypto"})
+		case sig.name == "AWS-LC" && s.hasText(ef, "AWS-LC FIPS"):
+			// A FIPS build of AWS-LC is a FIPS module, but not the one verified.
+			s.add(Finding{Path: name, Kind: KindCryptoLibrary, Severity: Warning,
+				Evidence: "AWS-LC FIPS build (defines " + hit + "): a FIPS module of its own, not the image's OpenSSL one",
+				Remedy:   "accept it as a second module (its validation is separate), or use the system OpenSSL"})
 		case own:
 			s.add(Finding{Path: name, Kind: KindCryptoLibrary, Severity: Warning,
 				Evidence: sig.name + " (defines " + hit + "): a crypto library outside the OpenSSL FIPS module",
