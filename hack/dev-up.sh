@@ -48,6 +48,10 @@ build_tools() {
 	build_tool buildx "$BUILDX_VERSION" github.com/docker/buildx github.com/docker/buildx/cmd/buildx
 	build_tool registry "$REGISTRY_VERSION" github.com/distribution/distribution/v3 \
 		github.com/distribution/distribution/v3/cmd/registry
+	# A third-party OCI client, for the tests that read attestations the
+	# way supply-chain tools do.
+	build_tool regclient "$REGCLIENT_VERSION" github.com/regclient/regclient \
+		github.com/regclient/regclient/cmd/regctl
 	mkdir -p "$HOME/.docker/cli-plugins"
 	if ! cmp -s "$TOOLS_BIN/buildx" "$HOME/.docker/cli-plugins/docker-buildx"; then
 		install -m 0755 "$TOOLS_BIN/buildx" "$HOME/.docker/cli-plugins/docker-buildx"

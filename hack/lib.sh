@@ -11,6 +11,7 @@ FIPSGATE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILDKIT_VERSION=v0.34.2
 BUILDX_VERSION=v0.38.2
 REGISTRY_VERSION=v3.1.2
+REGCLIENT_VERSION=v0.11.7
 
 # Binaries are cached outside git and reused when present.
 CACHE_DIR=${FIPSGATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fipsgate}

@@ -37,6 +37,9 @@ Use it from a Dockerfile:
     # syntax=ghcr.io/fipsgate/fipsgate:1
 
 Commands:
+    fipsgate verify IMAGE
+                        check an image's fipsgate attestations against a policy
+                        (registry reference, OCI layout or OCI tar); --show prints them
     fipsgate scan PATH  scan an image (root filesystem, OCI layout or OCI tar) for
                         cryptography that bypasses the OpenSSL FIPS module
     fipsgate version    print the version
@@ -55,6 +58,8 @@ func runCommand(args []string) int {
 		return runProbe(args[1:])
 	case "scan":
 		return runScan(args[1:], os.Stdout, os.Stderr)
+	case "verify":
+		return runVerify(args[1:], os.Stdout, os.Stderr)
 	default:
 		fmt.Fprintf(os.Stderr, "fipsgate: unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -1,0 +1,205 @@
+// Package attestation is the consumer side: it finds the fipsgate in-toto
+// attestations of an image — in a registry, an OCI layout or an OCI tar —
+// checks them (digests, sizes, statement type, subject, predicate type) and
+// applies a pipeline's policy to answer "may this image ship?".
+package attestation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/distribution/reference"
+	dockerconfig "github.com/docker/cli/cli/config"
+	"github.com/fipsgate/fipsgate/ocilayout"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Limits on what is read from untrusted sources.
+const (
+	MaxManifestSize  = 4 << 20
+	MaxStatementSize = 16 << 20
+)
+
+// ErrNoReferrers says a source has no referrers API.
+var ErrNoReferrers = errors.New("no referrers API")
+
+// Source is where an image and its attestations are read from.
+type Source interface {
+	// Root is the descriptor the reference names (an index or a manifest).
+	Root(ctx context.Context) (ocispecs.Descriptor, error)
+	// Fetch reads a blob or manifest, at most limit bytes, checking its
+	// size and digest against the descriptor.
+	Fetch(ctx context.Context, d ocispecs.Descriptor, limit int64) ([]byte, error)
+	// Referrers lists the manifests whose subject is dgst, or
+	// ErrNoReferrers.
+	Referrers(ctx context.Context, dgst digest.Digest) ([]ocispecs.Descriptor, error)
+	String() string
+}
+
+// Open returns the source for image: an OCI layout directory or tar when
+// image is an existing path, else a registry reference.
+func Open(ctx context.Context, image string, plainHTTP bool) (Source, error) {
+	if _, err := os.Stat(image); err == nil {
+		l, err := ocilayout.Open(image)
+		if err != nil {
+			return nil, err
+		}
+		return &layoutSource{l: l, name: image}, nil
+	}
+	return newRegistrySource(image, plainHTTP)
+}
+
+// checked verifies content against its descriptor.
+func checked(d ocispecs.Descriptor, dt []byte) error {
+	if int64(len(dt)) != d.Size {
+		return fmt.Errorf("%s: %d bytes, the descriptor says %d", d.Digest, len(dt), d.Size)
+	}
+	if err := d.Digest.Validate(); err != nil {
+		return err
+	}
+	if d.Digest.Algorithm().FromBytes(dt) != d.Digest {
+		return fmt.Errorf("%s: content does not match its digest", d.Digest)
+	}
+	return nil
+}
+
+func readLimited(r io.Reader, d ocispecs.Descriptor, limit int64) ([]byte, error) {
+	if d.Size > limit || d.Size < 0 {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d limit", d.Digest, d.Size, limit)
+	}
+	dt, err := io.ReadAll(io.LimitReader(r, d.Size+1))
+	if err != nil {
+		return nil, err
+	}
+	return dt, checked(d, dt)
+}
+
+type layoutSource struct {
+	l    *ocilayout.Layout
+	name string
+}
+
+func (s *layoutSource) String() string { return s.name }
+
+func (s *layoutSource) Root(context.Context) (ocispecs.Descriptor, error) {
+	idx, err := s.l.Index()
+	if err != nil {
+		return ocispecs.Descriptor{}, err
+	}
+	// BuildKit's OCI export names one image: index.json points at its index.
+	if len(idx.Manifests) == 1 {
+		return idx.Manifests[0], nil
+	}
+	return ocispecs.Descriptor{}, fmt.Errorf("%s: index.json names %d images; want one", s.name, len(idx.Manifests))
+}
+
+func (s *layoutSource) Fetch(_ context.Context, d ocispecs.Descriptor, limit int64) ([]byte, error) {
+	if d.Size > limit {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d limit", d.Digest, d.Size, limit)
+	}
+	rc, err := s.l.Blob(d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return readLimited(rc, d, limit)
+}
+
+func (s *layoutSource) Referrers(context.Context, digest.Digest) ([]ocispecs.Descriptor, error) {
+	return nil, ErrNoReferrers
+}
+
+type registrySource struct {
+	ref      string
+	resolver remotes.Resolver
+}
+
+func newRegistrySource(image string, plainHTTP bool) (*registrySource, error) {
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		return nil, fmt.Errorf("%q is neither a path nor an image reference: %w", image, err)
+	}
+	named = reference.TagNameOnly(named)
+	cfg := dockerconfig.LoadDefaultConfigFile(io.Discard)
+	creds := func(host string) (string, string, error) {
+		key := host
+		if host == "registry-1.docker.io" || host == "docker.io" {
+			key = "https://index.docker.io/v1/"
+		}
+		ac, err := cfg.GetAuthConfig(key)
+		if err != nil {
+			return "", "", err
+		}
+		if ac.IdentityToken != "" {
+			return "", ac.IdentityToken, nil
+		}
+		return ac.Username, ac.Password, nil
+	}
+	plain := docker.MatchLocalhost
+	if plainHTTP {
+		plain = func(string) (bool, error) { return true, nil }
+	}
+	resolver := docker.NewResolver(docker.ResolverOptions{
+		Hosts: docker.ConfigureDefaultRegistries(
+			docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(creds), docker.WithAuthClient(http.DefaultClient))),
+			docker.WithPlainHTTP(plain),
+		),
+	})
+	return &registrySource{ref: named.String(), resolver: resolver}, nil
+}
+
+func (s *registrySource) String() string { return s.ref }
+
+func (s *registrySource) Root(ctx context.Context) (ocispecs.Descriptor, error) {
+	_, d, err := s.resolver.Resolve(ctx, s.ref)
+	if err != nil {
+		return ocispecs.Descriptor{}, fmt.Errorf("resolving %s: %w", s.ref, err)
+	}
+	return d, nil
+}
+
+func (s *registrySource) fetcher(ctx context.Context) (remotes.Fetcher, error) {
+	return s.resolver.Fetcher(ctx, s.ref)
+}
+
+func (s *registrySource) Fetch(ctx context.Context, d ocispecs.Descriptor, limit int64) ([]byte, error) {
+	if d.Size > limit {
+		return nil, fmt.Errorf("%s is %d bytes, over the %d limit", d.Digest, d.Size, limit)
+	}
+	f, err := s.fetcher(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := f.Fetch(ctx, d)
+	if err != nil {
+		return nil, fmt.Errorf("fetching %s: %w", d.Digest, err)
+	}
+	defer rc.Close()
+	return readLimited(rc, d, limit)
+}
+
+func (s *registrySource) Referrers(ctx context.Context, dgst digest.Digest) ([]ocispecs.Descriptor, error) {
+	f, err := s.fetcher(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rf, ok := f.(remotes.ReferrersFetcher)
+	if !ok {
+		return nil, ErrNoReferrers
+	}
+	ds, err := rf.FetchReferrers(ctx, dgst)
+	if err != nil {
+		// Registries without the API answer 404 (or worse); the index
+		// entries remain the way in.
+		return nil, fmt.Errorf("%w: %v", ErrNoReferrers, err)
+	}
+	return ds, nil
+}
+

@@ -1,0 +1,390 @@
+package attestation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/containerd/platforms"
+	"github.com/fipsgate/fipsgate/predicate"
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// In-toto statement types a reader accepts.
+const (
+	StatementV1  = "https://in-toto.io/Statement/v1"
+	StatementV01 = "https://in-toto.io/Statement/v0.1"
+	// mediaTypeInToto is the layer type of BuildKit's attestations.
+	mediaTypeInToto = "application/vnd.in-toto+json"
+)
+
+// Policy is what a pipeline requires.
+type Policy struct {
+	// Platforms, when set, are the only ones required (and must be there);
+	// otherwise every platform of the image is.
+	Platforms        []string
+	RequireValidated bool
+	RequireApp       bool
+	RequireNegative  bool
+	// MinVersion is the oldest predicate schema version accepted ("1.0").
+	MinVersion string
+}
+
+// Status of a platform.
+const (
+	Pass  = "PASS"
+	Fail  = "FAIL"
+	Error = "ERROR" // could not be verified
+)
+
+// PlatformResult is the answer for one platform.
+type PlatformResult struct {
+	Platform  string               `json:"platform"`
+	Manifest  string               `json:"manifest"`
+	Status    string               `json:"status"`
+	Reason    string               `json:"reason"`
+	Statement string               `json:"statement,omitempty"` // the digest of the layer that holds it
+	Predicate *predicate.Predicate `json:"predicate,omitempty"`
+}
+
+// Result is the answer for an image.
+type Result struct {
+	Image     string           `json:"image"`
+	Digest    string           `json:"digest"`
+	Platforms []PlatformResult `json:"platforms"`
+	Status    string           `json:"status"`
+}
+
+// ExitCode is the command's exit status for the result: 0 pass, 1 a policy
+// failure, 2 something could not be verified.
+func (r *Result) ExitCode() int {
+	switch r.Status {
+	case Pass:
+		return 0
+	case Fail:
+		return 1
+	}
+	return 2
+}
+
+// statement is an in-toto statement as read from untrusted input.
+type statement struct {
+	Type          string          `json:"_type"`
+	PredicateType string          `json:"predicateType"`
+	Subject       []subject       `json:"subject"`
+	Predicate     json.RawMessage `json:"predicate"`
+}
+
+type subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// manifestRef is an image manifest of the index, and where it came from.
+type manifestRef struct {
+	desc     ocispecs.Descriptor
+	platform string
+}
+
+// Verify reads an image's attestations from src and judges each platform.
+func Verify(ctx context.Context, src Source, policy Policy) (*Result, error) {
+	root, err := src.Root(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Image: src.String(), Digest: root.Digest.String()}
+	images, attestations, err := readRoot(ctx, src, root)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, p := range policy.Platforms {
+		norm, err := platforms.Parse(p)
+		if err != nil {
+			return nil, fmt.Errorf("platform %q: %w", p, err)
+		}
+		want[platforms.Format(platforms.Normalize(norm))] = true
+	}
+	seen := map[string]bool{}
+	for _, img := range images {
+		if len(want) > 0 && !want[img.platform] {
+			continue
+		}
+		seen[img.platform] = true
+		res.Platforms = append(res.Platforms, verifyPlatform(ctx, src, img, attestations[img.desc.Digest], policy))
+	}
+	for p := range want {
+		if !seen[p] {
+			res.Platforms = append(res.Platforms, PlatformResult{Platform: p, Status: Fail, Reason: "the image has no manifest for this platform"})
+		}
+	}
+	sort.Slice(res.Platforms, func(i, j int) bool { return res.Platforms[i].Platform < res.Platforms[j].Platform })
+	res.Status = Pass
+	for _, p := range res.Platforms {
+		switch {
+		case p.Status == Error:
+			res.Status = Error
+		case p.Status == Fail && res.Status == Pass:
+			res.Status = Fail
+		}
+	}
+	if len(res.Platforms) == 0 {
+		res.Status = Fail
+	}
+	return res, nil
+}
+
+// readRoot lists the image manifests under root and, from the index, the
+// attestation manifests that name each (vnd.docker.reference.digest).
+func readRoot(ctx context.Context, src Source, root ocispecs.Descriptor) ([]manifestRef, map[digest.Digest][]ocispecs.Descriptor, error) {
+	atts := map[digest.Digest][]ocispecs.Descriptor{}
+	switch root.MediaType {
+	case ocispecs.MediaTypeImageManifest, "application/vnd.docker.distribution.manifest.v2+json":
+		dt, err := src.Fetch(ctx, root, MaxManifestSize)
+		if err != nil {
+			return nil, nil, err
+		}
+		var m ocispecs.Manifest
+		if err := json.Unmarshal(dt, &m); err != nil {
+			return nil, nil, fmt.Errorf("manifest %s: %w", root.Digest, err)
+		}
+		var cfg ocispecs.Image
+		cdt, err := src.Fetch(ctx, m.Config, MaxManifestSize)
+		if err == nil {
+			_ = json.Unmarshal(cdt, &cfg)
+		}
+		p := platforms.Format(platforms.Normalize(cfg.Platform))
+		return []manifestRef{{root, p}}, atts, nil
+	case ocispecs.MediaTypeImageIndex, "application/vnd.docker.distribution.manifest.list.v2+json":
+	default:
+		return nil, nil, fmt.Errorf("%s has media type %q, not an image index or manifest", root.Digest, root.MediaType)
+	}
+	dt, err := src.Fetch(ctx, root, MaxManifestSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	var idx ocispecs.Index
+	if err := json.Unmarshal(dt, &idx); err != nil {
+		return nil, nil, fmt.Errorf("index %s: %w", root.Digest, err)
+	}
+	var images []manifestRef
+	for _, d := range idx.Manifests {
+		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+			ref, err := digest.Parse(d.Annotations["vnd.docker.reference.digest"])
+			if err == nil {
+				atts[ref] = append(atts[ref], d)
+			}
+			continue
+		}
+		if d.Platform == nil || d.Platform.OS == "unknown" {
+			continue
+		}
+		images = append(images, manifestRef{d, platforms.Format(platforms.Normalize(*d.Platform))})
+	}
+	return images, atts, nil
+}
+
+func verifyPlatform(ctx context.Context, src Source, img manifestRef, fromIndex []ocispecs.Descriptor, policy Policy) PlatformResult {
+	r := PlatformResult{Platform: img.platform, Manifest: img.desc.Digest.String()}
+	cands := append([]ocispecs.Descriptor{}, fromIndex...)
+	if refs, err := src.Referrers(ctx, img.desc.Digest); err == nil {
+		for _, d := range refs {
+			if d.MediaType == ocispecs.MediaTypeImageManifest && !containsDigest(cands, d.Digest) {
+				cands = append(cands, d)
+			}
+		}
+	}
+	var reasons []string
+	for _, d := range cands {
+		st, layer, err := findStatement(ctx, src, d)
+		if err != nil {
+			r.Status, r.Reason = Error, err.Error()
+			return r
+		}
+		if st == nil {
+			continue
+		}
+		r.Statement = layer
+		if st.Type != StatementV1 && st.Type != StatementV01 {
+			reasons = append(reasons, fmt.Sprintf("statement type %q is not an in-toto Statement", st.Type))
+			continue
+		}
+		if !hasSubject(st.Subject, img.desc.Digest) {
+			reasons = append(reasons, "the attestation's subject is not this platform's manifest "+img.desc.Digest.String())
+			continue
+		}
+		var p predicate.Predicate
+		if err := json.Unmarshal(st.Predicate, &p); err != nil {
+			r.Status, r.Reason = Error, "the fipsgate predicate is malformed: "+err.Error()
+			return r
+		}
+		r.Predicate = &p
+		if why := judge(p, img.platform, policy); why != "" {
+			r.Status, r.Reason = Fail, why
+			return r
+		}
+		r.Status = Pass
+		r.Reason = fmt.Sprintf("fipsgate %s attested %s", p.Verifier.Version, describe(p))
+		return r
+	}
+	r.Status = Fail
+	if len(reasons) > 0 {
+		r.Reason = strings.Join(reasons, "; ")
+	} else {
+		r.Reason = "no fipsgate attestation for this platform's manifest (was the image built with fipsgate?)"
+	}
+	return r
+}
+
+func containsDigest(ds []ocispecs.Descriptor, d digest.Digest) bool {
+	for _, x := range ds {
+		if x.Digest == d {
+			return true
+		}
+	}
+	return false
+}
+
+func hasSubject(subjects []subject, d digest.Digest) bool {
+	for _, s := range subjects {
+		if v, ok := s.Digest[string(d.Algorithm())]; ok && v == d.Encoded() {
+			return true
+		}
+	}
+	return false
+}
+
+// findStatement returns the fipsgate statement in an attestation manifest,
+// nil if it holds none.
+func findStatement(ctx context.Context, src Source, d ocispecs.Descriptor) (*statement, string, error) {
+	dt, err := src.Fetch(ctx, d, MaxManifestSize)
+	if err != nil {
+		return nil, "", fmt.Errorf("attestation manifest: %w", err)
+	}
+	var m ocispecs.Manifest
+	if err := json.Unmarshal(dt, &m); err != nil {
+		return nil, "", fmt.Errorf("attestation manifest %s is malformed: %w", d.Digest, err)
+	}
+	for _, l := range m.Layers {
+		if l.MediaType != mediaTypeInToto {
+			continue
+		}
+		if pt, ok := l.Annotations["in-toto.io/predicate-type"]; ok && pt != predicate.Type {
+			continue
+		}
+		dt, err := src.Fetch(ctx, l, MaxStatementSize)
+		if err != nil {
+			return nil, "", fmt.Errorf("attestation statement: %w", err)
+		}
+		var st statement
+		if err := json.Unmarshal(dt, &st); err != nil {
+			return nil, "", fmt.Errorf("attestation statement %s is malformed: %w", l.Digest, err)
+		}
+		if st.PredicateType != predicate.Type {
+			if _, annotated := l.Annotations["in-toto.io/predicate-type"]; annotated {
+				return nil, "", fmt.Errorf("statement %s: its predicate type %q contradicts its layer annotation", l.Digest, st.PredicateType)
+			}
+			continue
+		}
+		return &st, l.Digest.String(), nil
+	}
+	return nil, "", nil
+}
+
+// judge applies the policy to a predicate; "" means it passes.
+func judge(p predicate.Predicate, platform string, policy Policy) string {
+	if p.Result != predicate.Passed {
+		return fmt.Sprintf("the attestation's result is %q, not %s", p.Result, predicate.Passed)
+	}
+	if p.Platform != "" && p.Platform != platform {
+		return fmt.Sprintf("the attestation is for %s, not %s", p.Platform, platform)
+	}
+	if policy.MinVersion != "" {
+		if older, err := versionLess(p.SchemaVersion, policy.MinVersion); err != nil {
+			return "predicate schema version: " + err.Error()
+		} else if older {
+			return fmt.Sprintf("predicate schema version %s is older than the required %s", p.SchemaVersion, policy.MinVersion)
+		}
+	}
+	if policy.RequireValidated && (p.Module == nil || !p.Module.Validated) {
+		why := "no module"
+		if p.Module != nil {
+			why = p.Module.ValidationMsg
+		}
+		return "a CMVP-validated module is required: " + why
+	}
+	if policy.RequireApp && !p.Application.Checked {
+		return "an application check is required, and none ran (the image was verified on OpenSSL alone)"
+	}
+	if policy.RequireNegative {
+		n := 0
+		for _, s := range p.Stages {
+			if s.Name == "negative" {
+				n++
+			}
+		}
+		if n == 0 {
+			return "negative tests are required, and none ran"
+		}
+	}
+	return ""
+}
+
+func describe(p predicate.Predicate) string {
+	var parts []string
+	if p.Module != nil {
+		v := "not CMVP-validated"
+		if p.Module.Validated {
+			v = "CMVP-validated"
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", p.Module.Name, p.Module.Version, v))
+	}
+	if p.Application.Checked {
+		parts = append(parts, "app "+strings.Join(p.Application.Command, " "))
+	} else {
+		parts = append(parts, "no app checked")
+	}
+	n := 0
+	for _, s := range p.Stages {
+		if s.Name == "negative" {
+			n++
+		}
+	}
+	parts = append(parts, fmt.Sprintf("%d negative tests", n))
+	return strings.Join(parts, ", ")
+}
+
+// versionLess compares "MAJOR.MINOR" versions.
+func versionLess(a, b string) (bool, error) {
+	pa, err := parseVersion(a)
+	if err != nil {
+		return false, err
+	}
+	pb, err := parseVersion(b)
+	if err != nil {
+		return false, err
+	}
+	if pa[0] != pb[0] {
+		return pa[0] < pb[0], nil
+	}
+	return pa[1] < pb[1], nil
+}
+
+func parseVersion(v string) ([2]int, error) {
+	maj, min, _ := strings.Cut(v, ".")
+	a, err1 := strconv.Atoi(maj)
+	b := 0
+	var err2 error
+	if min != "" {
+		b, err2 = strconv.Atoi(min)
+	}
+	if err1 != nil || err2 != nil {
+		return [2]int{}, errors.New("version " + strconv.Quote(v) + " is not MAJOR.MINOR")
+	}
+	return [2]int{a, b}, nil
+}
