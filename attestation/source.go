@@ -202,4 +202,3 @@ func (s *registrySource) Referrers(ctx context.Context, dgst digest.Digest) ([]o
 	}
 	return ds, nil
 }
-
