@@ -201,7 +201,7 @@ func verifyPlatform(ctx context.Context, src Source, img manifestRef, fromIndex 
 	}
 	var reasons []string
 	for _, d := range cands {
-		st, layer, err := findStatement(ctx, src, d)
+		st, layer, manifestSubject, err := findStatement(ctx, src, d)
 		if err != nil {
 			r.Status, r.Reason = Error, err.Error()
 			return r
@@ -214,7 +214,14 @@ func verifyPlatform(ctx context.Context, src Source, img manifestRef, fromIndex 
 			reasons = append(reasons, fmt.Sprintf("statement type %q is not an in-toto Statement", st.Type))
 			continue
 		}
-		if !hasSubject(st.Subject, img.desc.Digest) {
+		// BuildKit leaves the statement's subject empty when the image has
+		// no name (an unnamed OCI export); the attestation manifest's own
+		// subject then binds it to the image manifest.
+		bound := hasSubject(st.Subject, img.desc.Digest)
+		if len(st.Subject) == 0 {
+			bound = manifestSubject == img.desc.Digest
+		}
+		if !bound {
 			reasons = append(reasons, "the attestation's subject is not this platform's manifest "+img.desc.Digest.String())
 			continue
 		}
@@ -260,15 +267,19 @@ func hasSubject(subjects []subject, d digest.Digest) bool {
 }
 
 // findStatement returns the fipsgate statement in an attestation manifest,
-// nil if it holds none.
-func findStatement(ctx context.Context, src Source, d ocispecs.Descriptor) (*statement, string, error) {
+// nil if it holds none, and the manifest's OCI subject.
+func findStatement(ctx context.Context, src Source, d ocispecs.Descriptor) (*statement, string, digest.Digest, error) {
 	dt, err := src.Fetch(ctx, d, MaxManifestSize)
 	if err != nil {
-		return nil, "", fmt.Errorf("attestation manifest: %w", err)
+		return nil, "", "", fmt.Errorf("attestation manifest: %w", err)
 	}
 	var m ocispecs.Manifest
 	if err := json.Unmarshal(dt, &m); err != nil {
-		return nil, "", fmt.Errorf("attestation manifest %s is malformed: %w", d.Digest, err)
+		return nil, "", "", fmt.Errorf("attestation manifest %s is malformed: %w", d.Digest, err)
+	}
+	var subject digest.Digest
+	if m.Subject != nil {
+		subject = m.Subject.Digest
 	}
 	for _, l := range m.Layers {
 		if l.MediaType != mediaTypeInToto {
@@ -279,21 +290,21 @@ func findStatement(ctx context.Context, src Source, d ocispecs.Descriptor) (*sta
 		}
 		dt, err := src.Fetch(ctx, l, MaxStatementSize)
 		if err != nil {
-			return nil, "", fmt.Errorf("attestation statement: %w", err)
+			return nil, "", "", fmt.Errorf("attestation statement: %w", err)
 		}
 		var st statement
 		if err := json.Unmarshal(dt, &st); err != nil {
-			return nil, "", fmt.Errorf("attestation statement %s is malformed: %w", l.Digest, err)
+			return nil, "", "", fmt.Errorf("attestation statement %s is malformed: %w", l.Digest, err)
 		}
 		if st.PredicateType != predicate.Type {
 			if _, annotated := l.Annotations["in-toto.io/predicate-type"]; annotated {
-				return nil, "", fmt.Errorf("statement %s: its predicate type %q contradicts its layer annotation", l.Digest, st.PredicateType)
+				return nil, "", "", fmt.Errorf("statement %s: its predicate type %q contradicts its layer annotation", l.Digest, st.PredicateType)
 			}
 			continue
 		}
-		return &st, l.Digest.String(), nil
+		return &st, l.Digest.String(), subject, nil
 	}
-	return nil, "", nil
+	return nil, "", "", nil
 }
 
 // judge applies the policy to a predicate; "" means it passes.
