@@ -15,8 +15,8 @@ banner() { log ""; log "==> $*"; }
 show_attestation() {
 	banner "docker buildx imagetools inspect $1"
 	docker buildx imagetools inspect --builder "$BUILDER" "$1" >&2
-	banner "the fipsgate attestation"
-	(cd "$FIPSGATE_ROOT" && go run ./hack/show-attestation "$1") >&2
+	banner "fipsgate verify --show $1"
+	(cd "$FIPSGATE_ROOT" && go run ./cmd/fipsgate verify --show "$1") >&2
 }
 
 image=$REGISTRY/examples/helloserver:latest
