@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 DEV_ENV = eval "$$(hack/dev-up.sh)"
 
-.PHONY: help demo test unit e2e dev-up dev-down frontend-image base-images
+.PHONY: help demo test unit e2e dev-up dev-down frontend-image base-images bench
 
 help:
 	@echo "make demo            build the examples through fipsgate with docker buildx build"
