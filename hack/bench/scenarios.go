@@ -263,4 +263,3 @@ func (r *report) print(w io.Writer) {
 		}
 	}
 }
-
