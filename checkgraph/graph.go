@@ -1,7 +1,9 @@
 // Package checkgraph builds the verification graph as LLB: for every
 // platform of a build result, the static checks on its root filesystem
 // mounted read-only, the self-test with that filesystem as the container
-// root, and the negative tests on copies broken by LLB operations. Each
+// root, and the negative tests on broken copies of it. The graph is solved
+// in two requests that overlap: Static and Early at once, then Late, whose
+// mutations need the paths the static checks found. Each
 // step is a named vertex; check containers have no network and none of the
 // build's secrets, ssh agents or cache mounts. The result image is never
 // modified: every mutation is a new state derived from it.
@@ -105,45 +107,63 @@ type Negative struct {
 	Title    string
 }
 
-// Negatives lists the negative tests that apply to what the static checks
-// found: all three with a fipsmodule.cnf, only the module change when the
-// MAC is embedded in the module, none without a module.
-func Negatives(m *probe.ModuleFacts) []Negative {
-	if m == nil || m.RealPath == "" {
+// ModuleNegative breaks the module itself: one byte of fips.so changed.
+// Changing a byte in place needs a read-modify-write that LLB file
+// operations cannot express, so the probe does it first thing, in its own
+// copy-on-write copy of the image; it needs no path from the static checks
+// and runs beside them.
+var ModuleNegative = Negative{probe.MutationModuleChanged, "negative: FIPS module corrupted (one byte changed)"}
+
+// ConfigNegatives lists the negative tests on the module's configuration
+// that apply to what the static checks found: with a fipsmodule.cnf, it
+// removed and its module-mac corrupted; none when the MAC is embedded in
+// the module or there is no module.
+func ConfigNegatives(m *probe.ModuleFacts) []Negative {
+	if m == nil || m.RealPath == "" || m.Layout != probe.LayoutConfigMAC || m.RealConfig == "" {
 		return nil
 	}
-	var out []Negative
-	if m.Layout == probe.LayoutConfigMAC && m.RealConfig != "" {
-		out = append(out,
-			Negative{probe.MutationConfigRemoved, "negative: " + path.Base(m.RealConfig) + " removed"},
-			Negative{probe.MutationMACCorrupted, "negative: module-mac corrupted"},
-		)
+	return []Negative{
+		{probe.MutationConfigRemoved, "negative: " + path.Base(m.RealConfig) + " removed"},
+		{probe.MutationMACCorrupted, "negative: module-mac corrupted"},
 	}
-	return append(out, Negative{probe.MutationModuleChanged, "negative: " + path.Base(m.RealPath) + " corrupted"})
 }
 
-// Dynamic returns a state holding the self-test and negative-test reports
-// of every target, given its static report.
-func Dynamic(targets []Target, statics map[string]*probe.Report, o Options) (llb.State, error) {
+// Early returns a state with what needs nothing from the static checks, to
+// run beside them: every target's self-test and module negative test.
+func Early(targets []Target, o Options) llb.State {
 	var reports []llb.State
 	for _, t := range targets {
-		st := statics[t.ID]
 		spec := t.Spec
 		spec.Root = "/"
-		if m := st.Module; m != nil && m.RealPath != "" {
-			spec.ModulePath = m.RealPath
-			spec.ModuleConfig = m.RealConfig
-			spec.ModuleSection = m.Section
-		}
 		self := spec
 		self.Kind = probe.KindSelfTest
 		self.Report = path.Join(reportDir, ReportFile(t.ID, probe.KindSelfTest, ""))
 		reports = append(reports, probeExec(t.Rootfs, self, vertexName(t.ID, "self-test"), o))
+		neg := spec
+		neg.Kind = probe.KindNegative
+		neg.Mutation = ModuleNegative.Mutation
+		neg.Report = path.Join(reportDir, ReportFile(t.ID, probe.KindNegative, neg.Mutation))
+		reports = append(reports, probeExec(t.Rootfs, neg, vertexName(t.ID, ModuleNegative.Title), o))
+	}
+	return merge(reports)
+}
 
-		for _, n := range Negatives(st.Module) {
-			broken, err := breakImage(t, st.Module, n, o)
+// Late returns a state with the configuration negative tests, on copies of
+// each target broken by LLB file operations at the paths its static
+// report found, or false when none applies.
+func Late(targets []Target, statics map[string]*probe.Report, o Options) (llb.State, bool, error) {
+	var reports []llb.State
+	for _, t := range targets {
+		m := statics[t.ID].Module
+		spec := t.Spec
+		spec.Root = "/"
+		if m != nil {
+			spec.ModulePath, spec.ModuleConfig, spec.ModuleSection = m.RealPath, m.RealConfig, m.Section
+		}
+		for _, n := range ConfigNegatives(m) {
+			broken, err := breakConfig(t, m, n)
 			if err != nil {
-				return llb.State{}, fmt.Errorf("%s: %w", t.ID, err)
+				return llb.State{}, false, fmt.Errorf("%s: %w", t.ID, err)
 			}
 			neg := spec
 			neg.Kind = probe.KindNegative
@@ -152,40 +172,25 @@ func Dynamic(targets []Target, statics map[string]*probe.Report, o Options) (llb
 			reports = append(reports, probeExec(broken, neg, vertexName(t.ID, n.Title), o))
 		}
 	}
-	return merge(reports), nil
+	if len(reports) == 0 {
+		return llb.State{}, false, nil
+	}
+	return merge(reports), true, nil
 }
 
-// breakImage derives the broken copy of a target's filesystem for one
-// negative test. Configuration changes are LLB file operations; changing a
-// byte of the module needs a read-modify-write, done by the probe on a
-// read-write mount of the copy, so nothing of the image runs.
-func breakImage(t Target, m *probe.ModuleFacts, n Negative, o Options) (llb.State, error) {
-	var custom []llb.ConstraintsOpt
+// breakConfig derives, with an LLB file operation, the copy of a target's
+// filesystem that one configuration negative test runs on.
+func breakConfig(t Target, m *probe.ModuleFacts, n Negative) (llb.State, error) {
 	switch n.Mutation {
 	case probe.MutationConfigRemoved:
-		custom = append(custom, llb.WithCustomName(vertexName(t.ID, "break: remove "+m.RealConfig)))
-		return t.Rootfs.File(llb.Rm(m.RealConfig), custom...), nil
+		return t.Rootfs.File(llb.Rm(m.RealConfig), llb.WithCustomName(vertexName(t.ID, "break: remove "+m.RealConfig))), nil
 	case probe.MutationMACCorrupted:
 		changed, err := CorruptModuleMAC(m.ConfigContent, m.Section)
 		if err != nil {
 			return llb.State{}, fmt.Errorf("%s: %w", m.RealConfig, err)
 		}
-		custom = append(custom, llb.WithCustomName(vertexName(t.ID, "break: corrupt module-mac in "+m.RealConfig)))
-		return t.Rootfs.File(llb.Mkfile(m.RealConfig, 0o644, []byte(changed)), custom...), nil
-	case probe.MutationModuleChanged:
-		spec := probe.Spec{Kind: probe.KindMutate, Root: imageDir, ModulePath: m.RealPath}
-		dt, _ := json.Marshal(spec)
-		opts := []llb.RunOption{
-			llb.Args([]string{path.Join(probeDir, "fipsgate"), "probe", string(dt)}),
-			llb.AddMount(probeDir, o.Probe, llb.SourcePath("/bin"), llb.Readonly),
-			llb.Network(llb.NetModeNone),
-			llb.Platform(platforms.Normalize(platforms.DefaultSpec())),
-			llb.WithCustomName(vertexName(t.ID, "break: change one byte of "+m.RealPath)),
-		}
-		if o.IgnoreCache {
-			opts = append(opts, llb.IgnoreCache)
-		}
-		return o.Probe.Run(opts...).AddMount(imageDir, t.Rootfs), nil
+		return t.Rootfs.File(llb.Mkfile(m.RealConfig, 0o644, []byte(changed)),
+			llb.WithCustomName(vertexName(t.ID, "break: corrupt module-mac in "+m.RealConfig))), nil
 	}
 	return llb.State{}, fmt.Errorf("unknown mutation %q", n.Mutation)
 }

@@ -25,20 +25,20 @@ func TestCorruptModuleMAC(t *testing.T) {
 	}
 }
 
-func TestNegatives(t *testing.T) {
+func TestConfigNegatives(t *testing.T) {
 	cnf := &probe.ModuleFacts{RealPath: "/usr/lib/ossl-modules/fips.so", RealConfig: "/etc/ssl/fipsmodule.cnf", Layout: probe.LayoutConfigMAC}
 	var got []string
-	for _, n := range Negatives(cnf) {
+	for _, n := range ConfigNegatives(cnf) {
 		got = append(got, n.Mutation)
 	}
-	if strings.Join(got, ",") != "fipsmodule-cnf-removed,module-mac-corrupted,module-corrupted" {
+	if strings.Join(got, ",") != "fipsmodule-cnf-removed,module-mac-corrupted" {
 		t.Errorf("fipsmodule.cnf layout: %v", got)
 	}
 	embedded := &probe.ModuleFacts{RealPath: "/usr/lib64/ossl-modules/fips.so", Layout: probe.LayoutEmbeddedMAC}
-	if n := Negatives(embedded); len(n) != 1 || n[0].Mutation != probe.MutationModuleChanged {
+	if n := ConfigNegatives(embedded); n != nil {
 		t.Errorf("embedded layout: %+v", n)
 	}
-	if n := Negatives(&probe.ModuleFacts{}); n != nil {
+	if n := ConfigNegatives(&probe.ModuleFacts{}); n != nil {
 		t.Errorf("no module: %+v", n)
 	}
 }
@@ -65,15 +65,19 @@ func TestGraphShape(t *testing.T) {
 		RealPath: "/fips.so", RealConfig: "/fipsmodule.cnf", Layout: probe.LayoutConfigMAC, Section: "fips_sect",
 		ConfigContent: "[fips_sect]\nmodule-mac = AA\n",
 	}}}
-	dyn, err := Dynamic(targets, st, o)
+	late, ok, err := Late(targets, st, o)
+	if err != nil || !ok {
+		t.Fatal(err, ok)
+	}
+	ldef, err := late.Marshal(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddef, err := dyn.Marshal(context.Background())
+	edef, err := Early(targets, o).Marshal(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range []*llb.Definition{def, ddef} {
+	for _, d := range []*llb.Definition{def, edef, ldef} {
 		if !strings.Contains(string(joinDef(d)), "[fipsgate linux/amd64]") {
 			t.Error("vertices are not named for the platform")
 		}
@@ -104,8 +108,8 @@ func TestGraphShape(t *testing.T) {
 			t.Error("no exec in the graph")
 		}
 	}
-	names := string(joinDef(ddef))
-	for _, want := range []string{"self-test", "negative: fipsmodule.cnf removed", "negative: module-mac corrupted", "negative: fips.so corrupted", "break: remove /fipsmodule.cnf"} {
+	names := string(joinDef(edef)) + string(joinDef(ldef))
+	for _, want := range []string{"self-test", "negative: fipsmodule.cnf removed", "negative: module-mac corrupted", "negative: FIPS module corrupted", "break: remove /fipsmodule.cnf", "break: corrupt module-mac in /fipsmodule.cnf"} {
 		if !strings.Contains(names, want) {
 			t.Errorf("dynamic graph has no %q", want)
 		}

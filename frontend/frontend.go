@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fipsgate/fipsgate/checkgraph"
@@ -198,9 +199,10 @@ func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exceptio
 	return targets, nil
 }
 
-// runChecks solves the static checks of every platform in one request, then
-// the self-tests and negative tests of every platform in a second (their
-// mutations need the paths the static checks found), and decides.
+// runChecks solves, for every platform at once, the static checks and,
+// beside them, the self-tests and module negative tests; once the static
+// reports are in, the configuration negative tests, whose mutations need the
+// paths they found. Then it decides.
 func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target, opts Options) ([]Verdict, map[string]*probe.Report, map[string][]*probe.Report, error) {
 	probeState, err := frontendState(c)
 	if err != nil {
@@ -217,45 +219,72 @@ func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 
-	staticRef, err := solve(ctx, c, checkgraph.Static(targets, o))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("static checks: %w", err)
-	}
 	statics := map[string]*probe.Report{}
-	for _, t := range targets {
-		r, err := readReport(ctx, staticRef, checkgraph.ReportFile(t.ID, probe.KindStatic, ""))
+	early := map[string][2]*probe.Report{} // self-test, module negative test
+	late := map[string][]*probe.Report{}
+	eg, egctx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		ref, err := solve(egctx, c, checkgraph.Static(targets, o))
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: static checks: %w", t.ID, err)
+			return fmt.Errorf("static checks: %w", err)
 		}
-		statics[t.ID] = r
-	}
-	dynState, err := checkgraph.Dynamic(targets, statics, o)
-	if err != nil {
+		for _, t := range targets {
+			r, err := readReport(egctx, ref, checkgraph.ReportFile(t.ID, probe.KindStatic, ""))
+			if err != nil {
+				return fmt.Errorf("%s: static checks: %w", t.ID, err)
+			}
+			statics[t.ID] = r
+		}
+		st, any, err := checkgraph.Late(targets, statics, o)
+		if err != nil || !any {
+			return err
+		}
+		ref, err = solve(egctx, c, st)
+		if err != nil {
+			return fmt.Errorf("negative tests: %w", err)
+		}
+		for _, t := range targets {
+			for _, n := range checkgraph.ConfigNegatives(statics[t.ID].Module) {
+				r, err := readReport(egctx, ref, checkgraph.ReportFile(t.ID, probe.KindNegative, n.Mutation))
+				if err != nil {
+					return fmt.Errorf("%s: %s: %w", t.ID, n.Title, err)
+				}
+				late[t.ID] = append(late[t.ID], r)
+			}
+		}
+		return nil
+	})
+	var mu sync.Mutex
+	eg.Go(func() error {
+		ref, err := solve(egctx, c, checkgraph.Early(targets, o))
+		if err != nil {
+			return fmt.Errorf("self-test and negative tests: %w", err)
+		}
+		for _, t := range targets {
+			self, err := readReport(egctx, ref, checkgraph.ReportFile(t.ID, probe.KindSelfTest, ""))
+			if err != nil {
+				return fmt.Errorf("%s: self-test: %w", t.ID, err)
+			}
+			neg, err := readReport(egctx, ref, checkgraph.ReportFile(t.ID, probe.KindNegative, checkgraph.ModuleNegative.Mutation))
+			if err != nil {
+				return fmt.Errorf("%s: %s: %w", t.ID, checkgraph.ModuleNegative.Title, err)
+			}
+			mu.Lock()
+			early[t.ID] = [2]*probe.Report{self, neg}
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err := eg.Wait(); err != nil {
 		return nil, nil, nil, err
-	}
-	dynRef, err := solve(ctx, c, dynState)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("self-test and negative tests: %w", err)
 	}
 	dynamics := map[string][]*probe.Report{}
 	var verdicts []Verdict
 	for _, t := range targets {
-		rs := Reports{Platform: t.ID, Static: statics[t.ID]}
-		self, err := readReport(ctx, dynRef, checkgraph.ReportFile(t.ID, probe.KindSelfTest, ""))
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: self-test: %w", t.ID, err)
-		}
-		rs.SelfTest = self
-		dynamics[t.ID] = append(dynamics[t.ID], self)
-		for _, n := range checkgraph.Negatives(statics[t.ID].Module) {
-			r, err := readReport(ctx, dynRef, checkgraph.ReportFile(t.ID, probe.KindNegative, n.Mutation))
-			if err != nil {
-				return nil, nil, nil, fmt.Errorf("%s: %s: %w", t.ID, n.Title, err)
-			}
-			rs.Negatives = append(rs.Negatives, r)
-			dynamics[t.ID] = append(dynamics[t.ID], r)
-		}
-		verdicts = append(verdicts, Decide(rs))
+		self, moduleNeg := early[t.ID][0], early[t.ID][1]
+		negatives := append(append([]*probe.Report{}, late[t.ID]...), moduleNeg)
+		dynamics[t.ID] = append([]*probe.Report{self}, negatives...)
+		verdicts = append(verdicts, Decide(Reports{Platform: t.ID, Static: statics[t.ID], SelfTest: self, Negatives: negatives}))
 	}
 	return verdicts, statics, dynamics, nil
 }

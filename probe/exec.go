@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fipsgate/fipsgate/imagefs"
@@ -22,8 +23,7 @@ func Run(ctx context.Context, spec Spec) error {
 		r = runStatic(spec)
 	case KindSelfTest, KindNegative:
 		r = runDynamic(ctx, spec)
-	case KindMutate:
-		return corruptModule(imagefs.Root{Dir: spec.Root}, spec.ModulePath)
+
 	default:
 		return fmt.Errorf("unknown probe kind %q", spec.Kind)
 	}
@@ -209,37 +209,82 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 }
 
 func runDynamic(ctx context.Context, spec Spec) *Report {
-	r := newRunner(spec)
 	rep := &Report{Kind: spec.Kind, Mutation: spec.Mutation}
+	// Run before the static checks' report exists, the probe finds the
+	// module and its configuration itself, as the static checks do.
+	if spec.ModulePath == "" {
+		if m := inspectOpenSSL(spec).Module; m != nil && m.RealPath != "" {
+			spec.ModulePath, spec.ModuleConfig, spec.ModuleSection = m.RealPath, m.RealConfig, m.Section
+		}
+	}
+	if spec.Mutation == MutationModuleChanged {
+		if spec.ModulePath == "" {
+			rep.Checks = []Check{{Name: "module-corrupted", Title: "the FIPS module can be corrupted", Status: NotRun,
+				Detail: "no FIPS module in the image: nothing to break"}}
+			return rep
+		}
+		changed, err := corruptModule(imagefs.Root{Dir: spec.Root}, spec.ModulePath)
+		if err != nil {
+			rep.Checks = []Check{{Name: "module-corrupted", Title: "the FIPS module can be corrupted", Required: true, Status: Failed,
+				Detail: "changing a byte of " + spec.ModulePath + ": " + err.Error()}}
+			return rep
+		}
+		rep.Broken = changed
+	}
+	r := newRunner(spec)
+	var jobs []func() Check
 	if spec.Kind == KindNegative {
-		rep.Checks = append(rep.Checks,
-			r.opensslCheck(ctx, Check{Name: "openssl-digest-fails", Title: "an OpenSSL digest fails", Required: true}, false, "fipsgate", "dgst", "-sha256"),
-			r.app(ctx, true),
+		jobs = []func() Check{
+			func() Check {
+				return r.opensslCheck(ctx, Check{Name: "openssl-digest-fails", Title: "an OpenSSL digest fails", Required: true}, false, "fipsgate", "dgst", "-sha256")
+			},
+			func() Check { return r.app(ctx, true) },
+		}
+	} else {
+		jobs = []func() Check{
+			func() Check {
+				c, o := r.opensslRun(ctx, Check{Name: "provider-active", Title: "openssl lists the FIPS provider as active", Required: true}, true, "", "list", "-providers", "-verbose")
+				if c.Status == Passed {
+					if name, ok := activeFIPSProvider(string(o.Output)); ok {
+						c.Detail = "active: " + name
+					} else {
+						c.Status = Failed
+						c.Detail = "the FIPS provider is not listed with status: active"
+					}
+				}
+				return c
+			},
+		}
+		if spec.ModuleConfig != "" && spec.ModulePath != "" {
+			args := []string{"fipsinstall", "-module", spec.ModulePath, "-in", spec.ModuleConfig, "-verify"}
+			if spec.ModuleSection != "" && spec.ModuleSection != "fips_sect" {
+				args = append(args, "-section_name", spec.ModuleSection)
+			}
+			jobs = append(jobs, func() Check {
+				return r.opensslCheck(ctx, Check{Name: "fipsinstall-verify", Title: "openssl fipsinstall -verify accepts the module configuration", Required: true}, true, "", args...)
+			})
+		}
+		jobs = append(jobs,
+			func() Check {
+				return r.opensslCheck(ctx, Check{Name: "sha256-works", Title: "an approved digest (SHA-256) works", Required: true}, true, "fipsgate", "dgst", "-sha256")
+			},
+			func() Check {
+				return r.opensslCheck(ctx, Check{Name: "md5-refused", Title: "a non-approved digest (MD5) is refused", Required: true}, false, "fipsgate", "dgst", "-md5")
+			},
+			func() Check { return r.app(ctx, false) },
 		)
-		return rep
 	}
-	providers, o := r.opensslRun(ctx, Check{Name: "provider-active", Title: "openssl lists the FIPS provider as active", Required: true}, true, "", "list", "-providers", "-verbose")
-	if providers.Status == Passed {
-		if name, ok := activeFIPSProvider(string(o.Output)); ok {
-			providers.Detail = "active: " + name
-		} else {
-			providers.Status = Failed
-			providers.Detail = "the FIPS provider is not listed with status: active"
-		}
+	// The checks are independent processes: run them at once.
+	rep.Checks = make([]Check, len(jobs))
+	var wg sync.WaitGroup
+	for i, job := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rep.Checks[i] = job()
+		}()
 	}
-	rep.Checks = append(rep.Checks, providers)
-	if spec.ModuleConfig != "" && spec.ModulePath != "" {
-		args := []string{"fipsinstall", "-module", spec.ModulePath, "-in", spec.ModuleConfig, "-verify"}
-		if spec.ModuleSection != "" && spec.ModuleSection != "fips_sect" {
-			args = append(args, "-section_name", spec.ModuleSection)
-		}
-		rep.Checks = append(rep.Checks, r.opensslCheck(ctx, Check{Name: "fipsinstall-verify", Title: "openssl fipsinstall -verify accepts the module configuration", Required: true}, true, "", args...))
-	}
-	rep.Checks = append(rep.Checks,
-		r.opensslCheck(ctx, Check{Name: "sha256-works", Title: "an approved digest (SHA-256) works", Required: true}, true, "fipsgate", "dgst", "-sha256"),
-		r.opensslCheck(ctx, Check{Name: "md5-refused", Title: "a non-approved digest (MD5) is refused", Required: true}, false, "fipsgate", "dgst", "-md5"),
-		r.app(ctx, false),
-	)
+	wg.Wait()
 	return rep
 }
 
@@ -264,34 +309,36 @@ func activeFIPSProvider(out string) (string, bool) {
 	return "", false
 }
 
-// corruptModule inverts the byte in the middle of the module file: its
-// integrity MAC no longer matches, whichever layout holds the MAC.
-func corruptModule(root imagefs.Root, module string) error {
+// corruptModule inverts the byte in the middle of the module file, in the
+// check container's own copy of the image: its integrity MAC no longer
+// matches, whichever layout holds the MAC. It says what it changed.
+func corruptModule(root imagefs.Root, module string) (string, error) {
 	p, err := root.Resolve(module)
 	if err != nil {
-		return err
+		return "", err
 	}
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return err
+		return "", err
 	}
 	if st.Size() == 0 {
-		return fmt.Errorf("%s is empty", module)
+		return "", fmt.Errorf("%s is empty", module)
 	}
 	off := st.Size() / 2
 	b := make([]byte, 1)
 	if _, err := f.ReadAt(b, off); err != nil {
-		return err
+		return "", err
 	}
 	b[0] ^= 0xff
 	if _, err := f.WriteAt(b, off); err != nil {
-		return err
+		return "", err
 	}
-	fmt.Printf("changed the byte at offset %d of %s\n", off, module)
-	return f.Close()
+	msg := fmt.Sprintf("the byte at offset %d of %s inverted", off, module)
+	fmt.Println(msg)
+	return msg, f.Close()
 }

@@ -19,9 +19,6 @@ const (
 	KindStatic   = "static"
 	KindSelfTest = "self-test"
 	KindNegative = "negative"
-	// KindMutate changes one byte of the module in a copy of the image; it
-	// writes no report: its output is the changed filesystem.
-	KindMutate = "mutate"
 )
 
 // Mutations the negative tests apply to a copy of the image.
@@ -135,13 +132,16 @@ const (
 
 // Report is one probe run's result.
 type Report struct {
-	Version  int           `json:"version"`
-	Kind     string        `json:"kind"`
-	Platform string        `json:"platform"`
-	Mutation string        `json:"mutation,omitempty"`
-	Checks   []Check       `json:"checks"`
-	OpenSSL  *OpenSSLFacts `json:"openssl,omitempty"`
-	Module   *ModuleFacts  `json:"module,omitempty"`
+	Version  int    `json:"version"`
+	Kind     string `json:"kind"`
+	Platform string `json:"platform"`
+	Mutation string `json:"mutation,omitempty"`
+	// Broken says what the probe itself changed before the checks (the
+	// module-corrupted negative test).
+	Broken  string        `json:"broken,omitempty"`
+	Checks  []Check       `json:"checks"`
+	OpenSSL *OpenSSLFacts `json:"openssl,omitempty"`
+	Module  *ModuleFacts  `json:"module,omitempty"`
 	// Inventory is the static checks' crypto inventory of the image.
 	Inventory *inventory.Inventory `json:"inventory,omitempty"`
 	// App is the application command that was checked, empty if none.

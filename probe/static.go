@@ -59,8 +59,18 @@ func quotedAfter(b []byte, prefix string) (string, bool) {
 	return string(v), ok && len(v) > 0
 }
 
-// runStatic reads the image root without executing anything of it.
+// runStatic reads the image root without executing anything of it: the
+// OpenSSL configuration and module, then the crypto inventory.
 func runStatic(spec Spec) *Report {
+	r := inspectOpenSSL(spec)
+	r.Checks = append(r.Checks, inventoryChecks(r, imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), r.OpenSSL.Libcrypto, spec)...)
+	return r
+}
+
+// inspectOpenSSL finds the OpenSSL configuration in force and the FIPS
+// module, and checks them; the self-test and the module negative test use
+// it to find what they work on.
+func inspectOpenSSL(spec Spec) *Report {
 	root := imagefs.Root{Dir: spec.Root}
 	env := envMap(spec.Image.Env)
 	r := &Report{Kind: KindStatic}
@@ -165,7 +175,6 @@ func runStatic(spec Spec) *Report {
 
 	r.Module = inspectModule(root, env, facts, fips, hasFIPS, s)
 	r.Checks = append(r.Checks, moduleChecks(r.Module, spec.RequireValidated)...)
-	r.Checks = append(r.Checks, inventoryChecks(r, root, env, facts.Libcrypto, spec)...)
 	return r
 }
 
