@@ -28,6 +28,7 @@ var (
 	registry      = os.Getenv("FIPSGATE_REGISTRY")
 	frontendImage = os.Getenv("FIPSGATE_FRONTEND_IMAGE")
 	runs          = flag.Int("runs", 5, "runs per frontend and scenario")
+	coldRuns      = flag.Int("cold-runs", 3, "runs per frontend of the cold (--no-cache) builds")
 	out           = flag.String("out", "_output/bench.json", "where to write the JSON report")
 )
 

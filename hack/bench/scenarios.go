@@ -27,6 +27,8 @@ type step struct {
 	extra   []string
 	// platforms builds for several platforms, compared with one.
 	platforms string
+	// cold steps are long and need no warm-up: they run coldRuns times.
+	cold bool
 }
 
 // largeImageTail makes the example's final stage carry a Go toolchain and
@@ -74,7 +76,7 @@ func appScenario(name, src, tail string, args map[string]string) scenario {
 	writeNonce(dir)
 	fresh := func(sc scenario) { writeNonce(sc.dir) }
 	return scenario{name: name, dir: dir, args: args, steps: []step{
-		{name: "cold (--no-cache)", prepare: fresh, extra: []string{"--no-cache"}},
+		{name: "cold (--no-cache)", prepare: fresh, extra: []string{"--no-cache"}, cold: true},
 		{name: "warm (last stage changed)", prepare: fresh},
 		{name: "no change", prepare: func(scenario) {}},
 	}}
@@ -115,7 +117,11 @@ func measure(sc scenario, st step, fes []frontend) map[string][]buildRun {
 	if st.platforms != "" {
 		extra = append(extra, "--opt", "platform="+st.platforms)
 	}
-	for i := -1; i < *runs; i++ {
+	first, n := -1, *runs
+	if st.cold {
+		first, n = 0, *coldRuns
+	}
+	for i := first; i < n; i++ {
 		for _, fe := range fes {
 			st.prepare(sc)
 			r := build(fe, sc.dir, sc.args, extra...)
