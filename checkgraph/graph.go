@@ -2,8 +2,8 @@
 // platform of a build result, the static checks on its root filesystem
 // mounted read-only, the self-test with that filesystem as the container
 // root, and the negative tests on broken copies of it. The graph is solved
-// in two requests that overlap: Static and Early at once, then Late, whose
-// mutations need the paths the static checks found. Each
+// in two requests: Static and Early together, then Late, whose mutations
+// need the paths the static checks found. Each
 // step is a named vertex; check containers have no network and none of the
 // build's secrets, ssh agents or cache mounts. The result image is never
 // modified: every mutation is a new state derived from it.
@@ -86,17 +86,17 @@ func probeExec(root llb.State, spec probe.Spec, name string, o Options, extra ..
 }
 
 // Static returns a state holding the static report of every target, at
-// ReportFile(id, probe.KindStatic, "").
+// ReportFile(id, probe.KindStatic, ""). The image is the container's root,
+// read-only; the probe, a static binary, is the only thing that runs.
 func Static(targets []Target, o Options) llb.State {
 	var reports []llb.State
 	for _, t := range targets {
 		spec := t.Spec
 		spec.Kind = probe.KindStatic
-		spec.Root = imageDir
+		spec.Root = "/"
 		spec.Report = path.Join(reportDir, ReportFile(t.ID, probe.KindStatic, ""))
-		reports = append(reports, probeExec(o.Probe, spec,
-			vertexName(t.ID, "static: OpenSSL configuration and FIPS module"), o,
-			llb.AddMount(imageDir, t.Rootfs, llb.Readonly)))
+		reports = append(reports, probeExec(t.Rootfs, spec,
+			vertexName(t.ID, "static: OpenSSL configuration and FIPS module"), o, llb.ReadonlyRootFS()))
 	}
 	return merge(reports)
 }
@@ -225,6 +225,9 @@ func CorruptModuleMAC(content, section string) (string, error) {
 	}
 	return "", fmt.Errorf("no module-mac in section [%s]", section)
 }
+
+// Merge puts report states together, for one request.
+func Merge(states ...llb.State) llb.State { return merge(states) }
 
 func merge(states []llb.State) llb.State {
 	if len(states) == 1 {

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,6 +28,9 @@ type Options struct {
 	VerifiedLibcrypto string
 	Strict            bool
 	Exceptions        []Exception
+	// Skip lists image paths that are not the image's: the check
+	// container's own mounts.
+	Skip []string
 }
 
 // skipDirs are pseudo-filesystems and mount points whose contents are not
@@ -51,7 +55,7 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 			return nil
 		}
 		if d.IsDir() {
-			if skipDirs[name] {
+			if skipDirs[name] || slices.Contains(opts.Skip, name) {
 				return fs.SkipDir
 			}
 			return nil

@@ -181,7 +181,16 @@ func inspectOpenSSL(spec Spec) *Report {
 // inventoryChecks scans the whole image for crypto that bypasses the
 // verified module (package inventory) and turns its findings into checks.
 func inventoryChecks(r *Report, root imagefs.Root, env map[string]string, libcrypto string, spec Spec) []Check {
-	inv, err := inventory.Scan(root, inventory.Options{Env: env, VerifiedLibcrypto: libcrypto, Strict: spec.Strict, Exceptions: spec.Exceptions})
+	opts := inventory.Options{Env: env, VerifiedLibcrypto: libcrypto, Strict: spec.Strict, Exceptions: spec.Exceptions}
+	// With the image as the container's root, the probe's and the report's
+	// mounts are in it, and not the image's.
+	if self, err := os.Executable(); err == nil && spec.Root == "/" {
+		opts.Skip = append(opts.Skip, filepath.Dir(self))
+	}
+	if spec.Report != "" && spec.Root == "/" {
+		opts.Skip = append(opts.Skip, filepath.Dir(spec.Report))
+	}
+	inv, err := inventory.Scan(root, opts)
 	if err != nil {
 		return []Check{{Name: "crypto-inventory", Title: "no crypto bypasses the FIPS module", Required: true, Status: Failed,
 			Detail: "the image could not be scanned: " + err.Error()}}
