@@ -74,7 +74,7 @@ func main() {
 	}
 	for _, sc := range scenarios {
 		for _, step := range sc.steps {
-			fmt.Fprintf(os.Stderr, "%s / %s: %d runs per frontend\n", sc.name, step.name, *runs)
+			fmt.Fprintf(os.Stderr, "%s / %s\n", sc.name, step.name)
 			rep.add(sc, step, measure(sc, step, frontends))
 		}
 	}
