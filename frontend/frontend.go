@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fipsgate/fipsgate/checkgraph"
@@ -198,10 +199,10 @@ func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exceptio
 	return targets, nil
 }
 
-// runChecks solves, for every platform at once, the static checks and,
-// beside them, the self-tests and module negative tests; then the
-// configuration negative tests, whose mutations need the paths the static
-// checks found. Then it decides.
+// runChecks solves, for every platform at once and in two concurrent
+// requests, the static checks and the self-tests with the module negative
+// tests; as soon as the static reports are in, the configuration negative
+// tests, whose mutations need the paths they found. Then it decides.
 func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target, opts Options) ([]Verdict, map[string]*probe.Report, map[string][]*probe.Report, error) {
 	probeState, err := frontendState(c)
 	if err != nil {
@@ -218,49 +219,64 @@ func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 
-	// One request for the static checks and, beside them, what needs
-	// nothing from them (self-tests, module negative tests): BuildKit runs
-	// their containers at once, which two concurrent requests sharing the
-	// result's snapshot do not get.
-	ref, err := solve(ctx, c, checkgraph.Merge(checkgraph.Static(targets, o), checkgraph.Early(targets, o)))
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("static checks, self-tests and negative tests: %w", err)
-	}
 	statics := map[string]*probe.Report{}
 	early := map[string][2]*probe.Report{} // self-test, module negative test
-	for _, t := range targets {
-		var rs [3]*probe.Report
-		for i, f := range []struct{ kind, mutation, what string }{
-			{probe.KindStatic, "", "static checks"},
-			{probe.KindSelfTest, "", "self-test"},
-			{probe.KindNegative, checkgraph.ModuleNegative.Mutation, checkgraph.ModuleNegative.Title},
-		} {
-			if rs[i], err = readReport(ctx, ref, checkgraph.ReportFile(t.ID, f.kind, f.mutation)); err != nil {
-				return nil, nil, nil, fmt.Errorf("%s: %s: %w", t.ID, f.what, err)
-			}
-		}
-		statics[t.ID], early[t.ID] = rs[0], [2]*probe.Report{rs[1], rs[2]}
-	}
-	// The configuration negative tests break the paths the static checks found.
 	late := map[string][]*probe.Report{}
-	st, any, err := checkgraph.Late(targets, statics, o)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if any {
-		ref, err := solve(ctx, c, st)
+	eg, egctx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		ref, err := solve(egctx, c, checkgraph.Static(targets, o))
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("negative tests: %w", err)
+			return fmt.Errorf("static checks: %w", err)
+		}
+		for _, t := range targets {
+			r, err := readReport(egctx, ref, checkgraph.ReportFile(t.ID, probe.KindStatic, ""))
+			if err != nil {
+				return fmt.Errorf("%s: static checks: %w", t.ID, err)
+			}
+			statics[t.ID] = r
+		}
+		st, any, err := checkgraph.Late(targets, statics, o)
+		if err != nil || !any {
+			return err
+		}
+		ref, err = solve(egctx, c, st)
+		if err != nil {
+			return fmt.Errorf("negative tests: %w", err)
 		}
 		for _, t := range targets {
 			for _, n := range checkgraph.ConfigNegatives(statics[t.ID].Module) {
-				r, err := readReport(ctx, ref, checkgraph.ReportFile(t.ID, probe.KindNegative, n.Mutation))
+				r, err := readReport(egctx, ref, checkgraph.ReportFile(t.ID, probe.KindNegative, n.Mutation))
 				if err != nil {
-					return nil, nil, nil, fmt.Errorf("%s: %s: %w", t.ID, n.Title, err)
+					return fmt.Errorf("%s: %s: %w", t.ID, n.Title, err)
 				}
 				late[t.ID] = append(late[t.ID], r)
 			}
 		}
+		return nil
+	})
+	var mu sync.Mutex
+	eg.Go(func() error {
+		ref, err := solve(egctx, c, checkgraph.Early(targets, o))
+		if err != nil {
+			return fmt.Errorf("self-test and negative tests: %w", err)
+		}
+		for _, t := range targets {
+			self, err := readReport(egctx, ref, checkgraph.ReportFile(t.ID, probe.KindSelfTest, ""))
+			if err != nil {
+				return fmt.Errorf("%s: self-test: %w", t.ID, err)
+			}
+			neg, err := readReport(egctx, ref, checkgraph.ReportFile(t.ID, probe.KindNegative, checkgraph.ModuleNegative.Mutation))
+			if err != nil {
+				return fmt.Errorf("%s: %s: %w", t.ID, checkgraph.ModuleNegative.Title, err)
+			}
+			mu.Lock()
+			early[t.ID] = [2]*probe.Report{self, neg}
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err := eg.Wait(); err != nil {
+		return nil, nil, nil, err
 	}
 	dynamics := map[string][]*probe.Report{}
 	var verdicts []Verdict

@@ -2,8 +2,10 @@ package probe
 
 import (
 	"bytes"
+	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -34,20 +36,35 @@ func findLibcrypto(root imagefs.Root, env map[string]string) string {
 // compiledDirs reads OPENSSLDIR and MODULESDIR as libcrypto reports them
 // (OpenSSL_version(OPENSSL_DIR), crypto/cversion.c) from its strings.
 func compiledDirs(root imagefs.Root, lib string) (opensslDir, modulesDir string, err error) {
-	f, err := root.Open(lib)
+	dt, err := libcryptoStrings(root, lib)
 	if err != nil {
 		return "", "", err
 	}
+	for _, m := range []struct {
+		prefix string
+		dst    *string
+	}{{"OPENSSLDIR: \"", &opensslDir}, {"MODULESDIR: \"", &modulesDir}} {
+		if i := bytes.Index(dt, []byte(m.prefix)); i >= 0 {
+			*m.dst, _ = quotedAfter(dt[i:min(len(dt), i+4096)], m.prefix)
+		}
+	}
+	return opensslDir, modulesDir, nil
+}
+
+// libcryptoStrings returns the read-only data of libcrypto, where its
+// compiled-in strings are; the whole file when it has no such section.
+func libcryptoStrings(root imagefs.Root, lib string) ([]byte, error) {
+	f, err := root.Open(lib)
+	if err != nil {
+		return nil, err
+	}
 	defer f.Close()
-	err = fipsmodule.ScanStrings(f, 8, func(b []byte) {
-		if v, ok := quotedAfter(b, "OPENSSLDIR: \""); ok && opensslDir == "" {
-			opensslDir = v
+	if ef, err := elf.NewFile(f); err == nil {
+		if sec := ef.Section(".rodata"); sec != nil && sec.Type != elf.SHT_NOBITS && sec.Size < 64<<20 {
+			return sec.Data()
 		}
-		if v, ok := quotedAfter(b, "MODULESDIR: \""); ok && modulesDir == "" {
-			modulesDir = v
-		}
-	})
-	return opensslDir, modulesDir, err
+	}
+	return io.ReadAll(io.LimitReader(f, 64<<20))
 }
 
 func quotedAfter(b []byte, prefix string) (string, bool) {
