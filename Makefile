@@ -14,6 +14,7 @@ help:
 	@echo "make dev-down        stop them"
 	@echo "make frontend-image  build the frontend image and push it to the dev registry"
 	@echo "make base-images     build and push the base images the examples and tests use"
+	@echo "make bench           fipsgate vs the upstream Dockerfile frontend: table, and _output/bench.json"
 
 dev-up:
 	@hack/dev-up.sh
