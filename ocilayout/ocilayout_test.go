@@ -1,0 +1,156 @@
+package ocilayout
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+type entry struct {
+	name, body, link string
+	typ              byte
+}
+
+func layer(t *testing.T, entries ...entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: 0o644, Linkname: e.link, Size: int64(len(e.body))}
+		if e.typ == tar.TypeDir {
+			h.Mode = 0o755
+		}
+		if e.typ != tar.TypeReg {
+			h.Size = 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if e.typ == tar.TypeReg {
+			tw.Write([]byte(e.body))
+		}
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+// writeLayout writes an OCI layout directory holding one image of the
+// given layers.
+func writeLayout(t *testing.T, layers ...[]byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	blob := func(dt []byte, mt string) ocispecs.Descriptor {
+		d := digest.FromBytes(dt)
+		p := filepath.Join(dir, "blobs", "sha256", d.Encoded())
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, dt, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return ocispecs.Descriptor{MediaType: mt, Digest: d, Size: int64(len(dt))}
+	}
+	cfg, _ := json.Marshal(ocispecs.Image{Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"}, Config: ocispecs.ImageConfig{Env: []string{"A=b"}}})
+	m := ocispecs.Manifest{MediaType: ocispecs.MediaTypeImageManifest, Config: blob(cfg, ocispecs.MediaTypeImageConfig)}
+	for _, l := range layers {
+		m.Layers = append(m.Layers, blob(l, ocispecs.MediaTypeImageLayer))
+	}
+	mdt, _ := json.Marshal(m)
+	md := blob(mdt, ocispecs.MediaTypeImageManifest)
+	idx, _ := json.Marshal(ocispecs.Index{MediaType: ocispecs.MediaTypeImageIndex, Manifests: []ocispecs.Descriptor{md}})
+	os.WriteFile(filepath.Join(dir, "index.json"), idx, 0o644)
+	os.WriteFile(filepath.Join(dir, ocispecs.ImageLayoutFile), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
+	return dir
+}
+
+func TestUnpackAppliesWhiteoutsAndStaysInside(t *testing.T) {
+	outside := t.TempDir()
+	lower := layer(t,
+		entry{name: "etc/", typ: tar.TypeDir},
+		entry{name: "etc/keep", body: "keep", typ: tar.TypeReg},
+		entry{name: "etc/gone", body: "gone", typ: tar.TypeReg},
+		entry{name: "opaque/", typ: tar.TypeDir},
+		entry{name: "opaque/old", body: "old", typ: tar.TypeReg},
+		// Hostile: climbing out, and a symlink pointing out then written through.
+		entry{name: "../../escape", body: "x", typ: tar.TypeReg},
+		entry{name: "link", link: outside, typ: tar.TypeSymlink},
+		entry{name: "abs", link: "/", typ: tar.TypeSymlink},
+	)
+	upper := layer(t,
+		entry{name: "etc/.wh.gone", typ: tar.TypeReg},
+		entry{name: "opaque/.wh..wh..opq", typ: tar.TypeReg},
+		entry{name: "opaque/new", body: "new", typ: tar.TypeReg},
+		entry{name: "link/through", body: "x", typ: tar.TypeReg},
+		entry{name: "abs/etc/via-abs", body: "x", typ: tar.TypeReg},
+		entry{name: "hard", link: "../../etc/keep", typ: tar.TypeLink},
+	)
+	l, err := Open(writeLayout(t, lower, upper))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	img, err := l.ResolveImage(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Config.Config.Env[0] != "A=b" {
+		t.Errorf("config: %+v", img.Config)
+	}
+	root := t.TempDir()
+	if err := l.Unpack(img, root); err != nil {
+		t.Fatal(err)
+	}
+	exists := func(p string) bool { _, err := os.Lstat(filepath.Join(root, p)); return err == nil }
+	for p, want := range map[string]bool{
+		"etc/keep": true, "etc/gone": false, "opaque/old": false, "opaque/new": true,
+		"escape": true, "etc/via-abs": true, "hard": true,
+	} {
+		if exists(p) != want {
+			t.Errorf("%s exists: %v, want %v", p, !want, want)
+		}
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("a layer wrote outside the root through a symlink: %v", entries)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(filepath.Dir(root)), "escape")); err == nil {
+		t.Errorf("a layer wrote above the root")
+	}
+}
+
+func TestUnpackRefusesATamperedLayer(t *testing.T) {
+	dir := writeLayout(t, layer(t, entry{name: "a", body: "aaaa", typ: tar.TypeReg}))
+	blobs, _ := filepath.Glob(filepath.Join(dir, "blobs", "sha256", "*"))
+	for _, p := range blobs {
+		dt, _ := os.ReadFile(p)
+		if bytes.Contains(dt, []byte("aaaa")) {
+			os.WriteFile(p, bytes.Replace(dt, []byte("aaaa"), []byte("bbbb"), 1), 0o644)
+		}
+	}
+	l, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := l.ResolveImage(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Unpack(img, t.TempDir()); err == nil || !strings.Contains(err.Error(), "digest") {
+		t.Errorf("a tampered layer must fail on its digest, got %v", err)
+	}
+}
+
+func TestOpenRefusesWhatIsNotALayout(t *testing.T) {
+	if _, err := Open(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not an OCI image layout") {
+		t.Errorf("empty dir: %v", err)
+	}
+	f := filepath.Join(t.TempDir(), "x.tar")
+	os.WriteFile(f, layer(t, entry{name: "a", body: "a", typ: tar.TypeReg}), 0o644)
+	if _, err := Open(f); err == nil || !strings.Contains(err.Error(), "not an OCI image layout") {
+		t.Errorf("plain tar: %v", err)
+	}
+}
