@@ -1,12 +1,12 @@
 // Package checkgraph builds the verification graph as LLB: for every
-// platform of a build result, the static checks on its root filesystem
-// mounted read-only, the self-test with that filesystem as the container
-// root, and the negative tests on broken copies of it. The graph is solved
-// in two requests: Static and Early together, then Late, whose mutations
-// need the paths the static checks found. Each
-// step is a named vertex; check containers have no network and none of the
-// build's secrets, ssh agents or cache mounts. The result image is never
-// modified: every mutation is a new state derived from it.
+// platform of a build result, the static checks with its root filesystem as
+// a read-only container root, the self-test with it as the container root,
+// and the negative tests on broken copies of it. The frontend solves Static
+// and Early in two concurrent requests, then Late, whose mutations need the
+// paths the static checks found. Each step is a named vertex; check
+// containers have no network and none of the build's secrets, ssh agents or
+// cache mounts. The result image is never modified: every mutation is a new
+// state derived from it, or the probe's own copy-on-write root.
 package checkgraph
 
 import (
@@ -24,7 +24,6 @@ import (
 const (
 	probeDir  = "/.fipsgate-probe"
 	reportDir = "/.fipsgate-report"
-	imageDir  = "/rootfs"
 )
 
 // Target is one platform of the result to verify.
