@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -194,7 +195,7 @@ func verifyPlatform(ctx context.Context, src Source, img manifestRef, fromIndex 
 	cands := append([]ocispecs.Descriptor{}, fromIndex...)
 	if refs, err := src.Referrers(ctx, img.desc.Digest); err == nil {
 		for _, d := range refs {
-			if d.MediaType == ocispecs.MediaTypeImageManifest && !containsDigest(cands, d.Digest) {
+			if d.MediaType == ocispecs.MediaTypeImageManifest && !slices.ContainsFunc(cands, func(x ocispecs.Descriptor) bool { return x.Digest == d.Digest }) {
 				cands = append(cands, d)
 			}
 		}
@@ -246,15 +247,6 @@ func verifyPlatform(ctx context.Context, src Source, img manifestRef, fromIndex 
 		r.Reason = "no fipsgate attestation for this platform's manifest (was the image built with fipsgate?)"
 	}
 	return r
-}
-
-func containsDigest(ds []ocispecs.Descriptor, d digest.Digest) bool {
-	for _, x := range ds {
-		if x.Digest == d {
-			return true
-		}
-	}
-	return false
 }
 
 func hasSubject(subjects []subject, d digest.Digest) bool {

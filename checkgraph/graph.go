@@ -225,9 +225,6 @@ func CorruptModuleMAC(content, section string) (string, error) {
 	return "", fmt.Errorf("no module-mac in section [%s]", section)
 }
 
-// Merge puts report states together, for one request.
-func Merge(states ...llb.State) llb.State { return merge(states) }
-
 func merge(states []llb.State) llb.State {
 	if len(states) == 1 {
 		return states[0]

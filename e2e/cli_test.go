@@ -5,6 +5,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -57,7 +58,7 @@ func execute(t *testing.T, metadataFile string, name string, args ...string) res
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	var stdout, combined bytes.Buffer
-	cmd.Stdout = &multiWriter{&stdout, &combined}
+	cmd.Stdout = io.MultiWriter(&stdout, &combined)
 	cmd.Stderr = &combined
 	t.Logf("$ %s %s", name, strings.Join(args, " "))
 	r := result{err: cmd.Run()}
@@ -76,13 +77,6 @@ func execute(t *testing.T, metadataFile string, name string, args ...string) res
 		r.digest = md.Digest
 	}
 	return r
-}
-
-type multiWriter struct{ a, b *bytes.Buffer }
-
-func (w *multiWriter) Write(p []byte) (int, error) {
-	w.a.Write(p)
-	return w.b.Write(p)
 }
 
 // reproducible makes two builds of the same input byte-identical.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,7 +128,7 @@ func craft(t *testing.T, repo, dgst, tag string, edit func(platform string, st m
 			continue
 		}
 		platform := platformOf[d.Annotations["vnd.docker.reference.digest"]]
-		if contains(drop, platform) {
+		if slices.Contains(drop, platform) {
 			continue
 		}
 		if edit != nil {
@@ -156,15 +157,6 @@ func craft(t *testing.T, repo, dgst, tag string, edit func(platform string, st m
 	}
 	idx.Manifests = out
 	return pushManifest(t, repo, tag, ocispecs.MediaTypeImageIndex, idx).Digest.String()
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // TestVerifyCLI is the consumer side against the dev registry, OCI layouts

@@ -163,21 +163,14 @@ func TestNotEnforcingFails(t *testing.T) {
 	for _, c := range clis {
 		t.Run(c.name(), func(t *testing.T) {
 			_, r := verifyBuild(t, c, dir, map[string]string{"BASE": fipsBase()})
-			if r.err == nil {
-				t.Fatalf("an image whose application runs without FIPS must fail the build:\n%s", r.output)
-			}
-			for _, want := range []string{
+			mustFailSaying(t, "an image whose application runs without FIPS", r,
 				"FIPS verification FAILED for linux/amd64",
 				"the application refuses to run without a valid FIPS module",
 				"THE IMAGE DOES NOT ENFORCE FIPS",
 				"command: /bin/sh -c echo fipsgate",
 				"observed: exit status 0",
 				"digest failed; carrying on",
-			} {
-				if !strings.Contains(r.output, want) {
-					t.Errorf("the error does not say %q:\n%s", want, r.output)
-				}
-			}
+			)
 		})
 	}
 }
@@ -187,15 +180,22 @@ func TestNotEnforcingFails(t *testing.T) {
 func TestNonFIPSBaseFails(t *testing.T) {
 	dir := filepath.Join(repoRoot(t), "examples", "helloserver")
 	_, r := verifyBuild(t, buildxCLI{}, dir, map[string]string{"BUILDER": registry + "/fipsgate/gobuilder:trixie", "BASE": plainBase()})
-	if r.err == nil {
-		t.Fatalf("the build must fail on a base without FIPS:\n%s", r.output)
-	}
-	for _, want := range []string{
+	mustFailSaying(t, "the FIPS server on a base without FIPS", r,
 		"[static] the FIPS provider is configured and activated",
 		"[static] default_properties require fips=yes",
 		"[self-test] the application runs",
 		"can't enable FIPS mode",
-	} {
+	)
+}
+
+// mustFailSaying requires the build to have failed with every one of wants
+// in its output.
+func mustFailSaying(t *testing.T, what string, r result, wants ...string) {
+	t.Helper()
+	if r.err == nil {
+		t.Fatalf("the build of %s must fail:\n%s", what, r.output)
+	}
+	for _, want := range wants {
 		if !strings.Contains(r.output, want) {
 			t.Errorf("the error does not say %q:\n%s", want, r.output)
 		}
@@ -238,7 +238,7 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 		t.Errorf("no self-test vertex for linux/386")
 	}
 
-	again := c2(t, b)
+	again := buildxCLI{}.run(t, b)
 	mustSucceed(t, "the unchanged rebuild", again)
 	if again.digest != r.digest {
 		t.Errorf("an unchanged rebuild changed the index digest: %s, then %s", r.digest, again.digest)
@@ -254,16 +254,11 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 
 	nocache := b
 	nocache.noCache = true
-	fresh := c2(t, nocache)
+	fresh := buildxCLI{}.run(t, nocache)
 	mustSucceed(t, "the --no-cache rebuild", fresh)
 	if !regexp.MustCompile(`\[fipsgate linux/amd64\] self-test\n(#\d+ [0-9.]+ .*\n)*#\d+ DONE`).MatchString(fresh.output) {
 		t.Errorf("--no-cache did not re-run the self-test:\n%s", fresh.output)
 	}
-}
-
-func c2(t *testing.T, b build) result {
-	t.Helper()
-	return buildxCLI{}.run(t, b)
 }
 
 // TestModes covers FIPSGATE_MODE=warn and off, a global ARG default, and an

@@ -100,17 +100,6 @@ func NormalizeMAC(s string) (string, error) {
 	return FormatMAC(b), nil
 }
 
-// ScanStrings calls fn with each run of at least min printable ASCII bytes
-// in r, like strings(1), in constant memory. fn must not keep its argument.
-func ScanStrings(r io.Reader, min int, fn func([]byte)) error {
-	s := &stringScanner{min: min, fn: fn}
-	if _, err := io.Copy(s, r); err != nil {
-		return err
-	}
-	s.flush()
-	return nil
-}
-
 // stringScanner calls fn for each run of at least min printable ASCII
 // bytes, like strings(1), in constant memory across Write calls.
 type stringScanner struct {

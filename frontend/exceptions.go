@@ -14,15 +14,12 @@ import (
 
 // loadExceptions reads the FIPSGATE_EXCEPTIONS file from the build context
 // or a named context.
-func loadExceptions(ctx context.Context, c client.Client, spec string) ([]inventory.Exception, error) {
+func loadExceptions(ctx context.Context, c client.Client, bc *dockerui.Client, spec string) ([]inventory.Exception, error) {
 	if spec == "" {
 		return nil, nil
 	}
-	bc, err := dockerui.NewClient(c)
-	if err != nil {
-		return nil, err
-	}
 	var st *llb.State
+	var err error
 	file := spec
 	if name, p, ok := strings.Cut(spec, ":"); ok && c.BuildOpts().Opts["context:"+name] != "" {
 		nc, err := bc.NamedContext(name, dockerui.ContextOpt{})

@@ -39,12 +39,18 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if c.BuildOpts().Opts["requestid"] != "" {
 		return dockerfile.Build(ctx, c)
 	}
+	// One view of the build options (build-args, contexts, no-cache) for
+	// everything fipsgate reads besides the upstream builder.
+	bc, err := dockerui.NewClient(c)
+	if err != nil {
+		return nil, err
+	}
 	var opts Options
 	var res *client.Result
 	eg, egctx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
 		var err error
-		opts, err = loadOptions(egctx, c)
+		opts, err = loadOptions(egctx, bc)
 		return err
 	})
 	eg.Go(func() error {
@@ -58,22 +64,12 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 	if opts.Mode == ModeOff || res == nil || (res.Ref == nil && len(res.Refs) == 0) {
 		return res, nil
 	}
-	return verify(ctx, c, res, opts)
+	return verify(ctx, c, bc, res, opts)
 }
 
 // loadOptions reads FIPSGATE_* from build-args and the Dockerfile's global
 // ARG defaults (the ARGs before the first FROM).
-func loadOptions(ctx context.Context, c client.Client) (Options, error) {
-	buildArgs := map[string]string{}
-	for k, v := range c.BuildOpts().Opts {
-		if name, ok := strings.CutPrefix(k, "build-arg:"); ok {
-			buildArgs[name] = v
-		}
-	}
-	bc, err := dockerui.NewClient(c)
-	if err != nil {
-		return Options{}, err
-	}
+func loadOptions(ctx context.Context, bc *dockerui.Client) (Options, error) {
 	src, err := bc.ReadEntrypoint(ctx, "Dockerfile")
 	if err != nil {
 		return Options{}, err
@@ -91,7 +87,7 @@ func loadOptions(ctx context.Context, c client.Client) (Options, error) {
 			}
 		}
 	}
-	return ParseOptions(buildArgs, defaults)
+	return ParseOptions(bc.BuildArgs, defaults)
 }
 
 // frontendState is the image this frontend runs from: its binary is the probe.
@@ -110,8 +106,8 @@ func frontendState(c client.Client) (llb.State, error) {
 	return *st, nil
 }
 
-func verify(ctx context.Context, c client.Client, res *client.Result, opts Options) (*client.Result, error) {
-	exceptions, err := loadExceptions(ctx, c, opts.Exceptions)
+func verify(ctx context.Context, c client.Client, bc *dockerui.Client, res *client.Result, opts Options) (*client.Result, error) {
+	exceptions, err := loadExceptions(ctx, c, bc, opts.Exceptions)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +115,7 @@ func verify(ctx context.Context, c client.Client, res *client.Result, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	verdicts, statics, dynamics, err := runChecks(ctx, c, targets, opts)
+	verdicts, statics, dynamics, err := runChecks(ctx, c, targets, opts, bc.IsNoCache(""))
 	if err != nil {
 		err = fmt.Errorf("fipsgate: verification could not complete, so nothing is attested: %w", err)
 		if opts.Mode == ModeWarn {
@@ -203,16 +199,12 @@ func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exceptio
 // requests, the static checks and the self-tests with the module negative
 // tests; as soon as the static reports are in, the configuration negative
 // tests, whose mutations need the paths they found. Then it decides.
-func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target, opts Options) ([]Verdict, map[string]*probe.Report, map[string][]*probe.Report, error) {
+func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target, opts Options, noCache bool) ([]Verdict, map[string]*probe.Report, map[string][]*probe.Report, error) {
 	probeState, err := frontendState(c)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	bc, err := dockerui.NewClient(c)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	o := checkgraph.Options{Probe: probeState, IgnoreCache: bc.IsNoCache("")}
+	o := checkgraph.Options{Probe: probeState, IgnoreCache: noCache}
 	// Every command of a probe has its own timeout, and a probe runs at most
 	// six; this bounds the whole, so that nothing can hang the build.
 	limit := time.Duration(2*6*opts.TimeoutSeconds*float64(time.Second)) + 2*time.Minute

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"os/exec"
 	"strings"
@@ -81,10 +82,7 @@ const outputCap = 64 << 10
 type tailBuffer struct {
 	buf   []byte
 	total int
-	sum   interface {
-		Write([]byte) (int, error)
-		Sum([]byte) []byte
-	}
+	sum   hash.Hash
 }
 
 func newTailBuffer() *tailBuffer { return &tailBuffer{sum: sha256.New()} }
