@@ -41,3 +41,9 @@ e2e:
 	go test -tags e2e -count=1 -timeout 40m -v ./e2e/
 
 test: unit e2e
+
+# BENCH_FLAGS: e.g. -runs 9, or -only helloserver for one scenario.
+bench:
+	@$(DEV_ENV); hack/base-images.sh; \
+	export FIPSGATE_FRONTEND_IMAGE=$$(hack/frontend-image.sh | tail -n 1); \
+	go run ./hack/bench $(BENCH_FLAGS)

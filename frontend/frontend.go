@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fipsgate/fipsgate/checkgraph"
@@ -195,88 +194,60 @@ func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exceptio
 	return targets, nil
 }
 
-// runChecks solves, for every platform at once and in two concurrent
-// requests, the static checks and the self-tests with the module negative
-// tests; as soon as the static reports are in, the configuration negative
-// tests, whose mutations need the paths they found. Then it decides.
+// runChecks solves the checks of every platform in one request, so that
+// they all run at once, reads their reports and decides.
 func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target, opts Options, noCache bool) ([]Verdict, map[string]*probe.Report, map[string][]*probe.Report, error) {
 	probeState, err := frontendState(c)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	o := checkgraph.Options{Probe: probeState, IgnoreCache: noCache}
-	// Every command of a probe has its own timeout, and a probe runs at most
-	// six; this bounds the whole, so that nothing can hang the build.
+	// Every command of a probe has its own timeout, and the commands of one
+	// step run at once; the three negative tests run one after the other.
+	// This bounds the whole, with room, so that nothing can hang the build.
 	limit := time.Duration(2*6*opts.TimeoutSeconds*float64(time.Second)) + 2*time.Minute
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 
-	statics := map[string]*probe.Report{}
-	early := map[string][2]*probe.Report{} // self-test, module negative test
-	late := map[string][]*probe.Report{}
-	eg, egctx := errgroup.WithContext(ctx)
-	eg.Go(func() error {
-		ref, err := solve(egctx, c, checkgraph.Static(targets, o))
-		if err != nil {
-			return fmt.Errorf("static checks: %w", err)
-		}
-		for _, t := range targets {
-			r, err := readReport(egctx, ref, checkgraph.ReportFile(t.ID, probe.KindStatic, ""))
-			if err != nil {
-				return fmt.Errorf("%s: static checks: %w", t.ID, err)
-			}
-			statics[t.ID] = r
-		}
-		st, any, err := checkgraph.Late(targets, statics, o)
-		if err != nil || !any {
-			return err
-		}
-		ref, err = solve(egctx, c, st)
-		if err != nil {
-			return fmt.Errorf("negative tests: %w", err)
-		}
-		for _, t := range targets {
-			for _, n := range checkgraph.ConfigNegatives(statics[t.ID].Module) {
-				r, err := readReport(egctx, ref, checkgraph.ReportFile(t.ID, probe.KindNegative, n.Mutation))
-				if err != nil {
-					return fmt.Errorf("%s: %s: %w", t.ID, n.Title, err)
-				}
-				late[t.ID] = append(late[t.ID], r)
-			}
-		}
-		return nil
-	})
-	var mu sync.Mutex
-	eg.Go(func() error {
-		ref, err := solve(egctx, c, checkgraph.Early(targets, o))
-		if err != nil {
-			return fmt.Errorf("self-test and negative tests: %w", err)
-		}
-		for _, t := range targets {
-			self, err := readReport(egctx, ref, checkgraph.ReportFile(t.ID, probe.KindSelfTest, ""))
-			if err != nil {
-				return fmt.Errorf("%s: self-test: %w", t.ID, err)
-			}
-			neg, err := readReport(egctx, ref, checkgraph.ReportFile(t.ID, probe.KindNegative, checkgraph.ModuleNegative.Mutation))
-			if err != nil {
-				return fmt.Errorf("%s: %s: %w", t.ID, checkgraph.ModuleNegative.Title, err)
-			}
-			mu.Lock()
-			early[t.ID] = [2]*probe.Report{self, neg}
-			mu.Unlock()
-		}
-		return nil
-	})
-	if err := eg.Wait(); err != nil {
-		return nil, nil, nil, err
+	ref, err := solve(ctx, c, checkgraph.Checks(targets, o))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("checks: %w", err)
 	}
+	statics := map[string]*probe.Report{}
 	dynamics := map[string][]*probe.Report{}
 	var verdicts []Verdict
 	for _, t := range targets {
-		self, moduleNeg := early[t.ID][0], early[t.ID][1]
-		negatives := append(append([]*probe.Report{}, late[t.ID]...), moduleNeg)
+		read := func(kind, mutation, what string) (*probe.Report, error) {
+			r, err := readReport(ctx, ref, checkgraph.ReportFile(t.ID, kind, mutation))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", t.ID, what, err)
+			}
+			if r.Kind != kind || r.Mutation != mutation || r.Platform != t.ID {
+				return nil, fmt.Errorf("%s: %s: the report is of %s %s for %s", t.ID, what, r.Kind, r.Mutation, r.Platform)
+			}
+			return r, nil
+		}
+		static, err := read(probe.KindStatic, "", "static checks")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		self, err := read(probe.KindSelfTest, "", "self-test")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		// Which negative tests must have run follows from what the static
+		// checks found; a missing report fails the build.
+		var negatives []*probe.Report
+		for _, n := range probe.Negatives(static.Module) {
+			r, err := read(probe.KindNegative, n.Mutation, "negative test: "+n.Title)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			negatives = append(negatives, r)
+		}
+		statics[t.ID] = static
 		dynamics[t.ID] = append([]*probe.Report{self}, negatives...)
-		verdicts = append(verdicts, Decide(Reports{Platform: t.ID, Static: statics[t.ID], SelfTest: self, Negatives: negatives}))
+		verdicts = append(verdicts, Decide(Reports{Platform: t.ID, Static: static, SelfTest: self, Negatives: negatives}))
 	}
 	return verdicts, statics, dynamics, nil
 }

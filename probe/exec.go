@@ -14,26 +14,87 @@ import (
 	"github.com/fipsgate/fipsgate/imagefs"
 )
 
-// Run executes spec and writes its report. The error is for what prevents
-// writing a report at all; everything else is in the report.
+// Run executes the steps of spec in order and writes a report for each
+// static checks, self-test and negative test, in spec.ReportDir as
+// ReportName says. The error is for what prevents writing a report at
+// all; everything else is in the reports.
 func Run(ctx context.Context, spec Spec) error {
-	var r *Report
-	switch spec.Kind {
-	case KindStatic:
-		r = runStatic(spec)
-	case KindSelfTest, KindNegative:
-		r = runDynamic(ctx, spec)
+	if err := checkSteps(spec.Steps); err != nil {
+		return err
+	}
+	write := func(r *Report) error {
+		r.Version = ReportVersion
+		r.Platform = spec.Platform
+		r.App, r.AppSource = spec.App, spec.AppSource
+		for _, c := range r.Checks {
+			fmt.Printf("%-8s [%s] %s: %s\n", strings.ToUpper(c.Status), stage(r), c.Title, firstLine(c.Detail))
+		}
+		return writeReport(path.Join(spec.ReportDir, ReportName(r.Kind, r.Mutation)), r)
+	}
+	var static *Report
+	for _, step := range spec.Steps {
+		var err error
+		switch step {
+		case KindStatic:
+			static = runStatic(spec)
+			err = write(static)
+		case KindSelfTest:
+			module := moduleOf(static)
+			if static == nil {
+				module = inspectOpenSSL(spec).Module
+			}
+			err = write(runSelfTest(ctx, spec, module))
+		case KindNegative:
+			err = runNegatives(ctx, spec, static.Module, write)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-	default:
-		return fmt.Errorf("unknown probe kind %q", spec.Kind)
+// checkSteps accepts each kind at most once, and negative tests only
+// after the static checks, whose findings say what they break.
+func checkSteps(steps []string) error {
+	if len(steps) == 0 {
+		return fmt.Errorf("the spec names no steps")
 	}
-	r.Version = ReportVersion
-	r.Platform = spec.Platform
-	r.App, r.AppSource = spec.App, spec.AppSource
-	for _, c := range r.Checks {
-		fmt.Printf("%-8s %s: %s\n", strings.ToUpper(c.Status), c.Title, firstLine(c.Detail))
+	seen := map[string]bool{}
+	for _, s := range steps {
+		switch {
+		case s != KindStatic && s != KindSelfTest && s != KindNegative:
+			return fmt.Errorf("unknown step %q", s)
+		case seen[s]:
+			return fmt.Errorf("step %q twice", s)
+		case s == KindNegative && !seen[KindStatic]:
+			return fmt.Errorf("the negative tests need the static checks before them")
+		}
+		seen[s] = true
 	}
-	return writeReport(spec.Report, r)
+	return nil
+}
+
+// ReportName is the file name of a step's report.
+func ReportName(kind, mutation string) string {
+	if mutation != "" {
+		kind += "-" + mutation
+	}
+	return kind + ".json"
+}
+
+func stage(r *Report) string {
+	if r.Mutation != "" {
+		return r.Kind + ": " + r.Mutation
+	}
+	return r.Kind
+}
+
+func moduleOf(r *Report) *ModuleFacts {
+	if r == nil {
+		return nil
+	}
+	return r.Module
 }
 
 func firstLine(s string) string {
@@ -101,13 +162,18 @@ func lookPath(name, pathEnv string) string {
 
 // opensslCheck runs an openssl subcommand as root under the image's
 // environment, with stdin as input.
-func (r *runner) opensslCheck(ctx context.Context, c Check, wantSuccess bool, stdin string, args ...string) Check {
-	c, _ = r.opensslRun(ctx, c, wantSuccess, stdin, args...)
+func (r *runner) opensslCheck(ctx context.Context, c Check, wantSuccess bool, stdin string, env []string, args ...string) Check {
+	c, _ = r.opensslRun(ctx, c, wantSuccess, stdin, env, args...)
 	return c
 }
 
-func (r *runner) opensslRun(ctx context.Context, c Check, wantSuccess bool, stdin string, args ...string) (Check, outcome) {
+// opensslRun runs openssl with env added to the image's environment; the
+// recorded command says so, to be run again as it stands.
+func (r *runner) opensslRun(ctx context.Context, c Check, wantSuccess bool, stdin string, env []string, args ...string) (Check, outcome) {
 	c.Command = append([]string{"openssl"}, args...)
+	if len(env) > 0 {
+		c.Command = append(append([]string{"env"}, env...), c.Command...)
+	}
 	if wantSuccess {
 		c.Expect = "exit status 0"
 	} else {
@@ -119,7 +185,7 @@ func (r *runner) opensslRun(ctx context.Context, c Check, wantSuccess bool, stdi
 		c.Required = false
 		return c, outcome{}
 	}
-	o := run(ctx, command{Args: append([]string{r.openssl}, args...), Env: r.env, Dir: "/", Stdin: []byte(stdin), Timeout: r.timeout})
+	o := run(ctx, command{Args: append([]string{r.openssl}, args...), Env: append(append([]string{}, r.env...), env...), Dir: "/", Stdin: []byte(stdin), Timeout: r.timeout})
 	record(&c, o)
 	ok := o.Ran()
 	if !wantSuccess {
@@ -208,84 +274,63 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 	return c
 }
 
-func runDynamic(ctx context.Context, spec Spec) *Report {
-	rep := &Report{Kind: spec.Kind, Mutation: spec.Mutation}
-	// Run before the static checks' report exists, the probe finds the
-	// module and its configuration itself, as the static checks do.
-	if spec.ModulePath == "" {
-		if m := inspectOpenSSL(spec).Module; m != nil && m.RealPath != "" {
-			spec.ModulePath, spec.ModuleConfig, spec.ModuleSection = m.RealPath, m.RealConfig, m.Section
-		}
-	}
-	if spec.Mutation == MutationModuleChanged {
-		if spec.ModulePath == "" {
-			rep.Checks = []Check{{Name: "module-corrupted", Title: "the FIPS module can be corrupted", Status: NotRun,
-				Detail: "no FIPS module in the image: nothing to break"}}
-			return rep
-		}
-		changed, err := corruptModule(imagefs.Root{Dir: spec.Root}, spec.ModulePath)
-		if err != nil {
-			rep.Checks = []Check{{Name: "module-corrupted", Title: "the FIPS module can be corrupted", Required: true, Status: Failed,
-				Detail: "changing a byte of " + spec.ModulePath + ": " + err.Error()}}
-			return rep
-		}
-		rep.Broken = changed
-	}
+// runSelfTest checks, on the image as it was built, that OpenSSL serves
+// approved cryptography through the FIPS module and refuses the rest, and
+// that the application runs.
+func runSelfTest(ctx context.Context, spec Spec, m *ModuleFacts) *Report {
 	r := newRunner(spec)
-	var jobs []func() Check
-	if spec.Kind == KindNegative {
-		jobs = []func() Check{
-			func() Check {
-				return r.opensslCheck(ctx, Check{Name: "openssl-digest-fails", Title: "an OpenSSL digest fails", Required: true}, false, "fipsgate", "dgst", "-sha256")
-			},
-			func() Check { return r.app(ctx, true) },
-		}
-	} else {
-		jobs = []func() Check{
-			func() Check {
-				c, o := r.opensslRun(ctx, Check{Name: "provider-active", Title: "openssl lists the FIPS provider as active", Required: true}, true, "", "list", "-providers", "-verbose")
-				if c.Status == Passed {
-					if name, ok := activeFIPSProvider(string(o.Output)); ok {
-						c.Detail = "active: " + name
-					} else {
-						c.Status = Failed
-						c.Detail = "the FIPS provider is not listed with status: active"
-					}
+	jobs := []func() Check{
+		func() Check {
+			c, o := r.opensslRun(ctx, Check{Name: "provider-active", Title: "openssl lists the FIPS provider as active", Required: true}, true, "", nil, "list", "-providers", "-verbose")
+			if c.Status == Passed {
+				if name, ok := activeFIPSProvider(string(o.Output)); ok {
+					c.Detail = "active: " + name
+				} else {
+					c.Status = Failed
+					c.Detail = "the FIPS provider is not listed with status: active"
 				}
-				return c
-			},
-		}
-		if spec.ModuleConfig != "" && spec.ModulePath != "" {
-			args := []string{"fipsinstall", "-module", spec.ModulePath, "-in", spec.ModuleConfig, "-verify"}
-			if spec.ModuleSection != "" && spec.ModuleSection != "fips_sect" {
-				args = append(args, "-section_name", spec.ModuleSection)
 			}
-			jobs = append(jobs, func() Check {
-				return r.opensslCheck(ctx, Check{Name: "fipsinstall-verify", Title: "openssl fipsinstall -verify accepts the module configuration", Required: true}, true, "", args...)
-			})
-		}
-		jobs = append(jobs,
-			func() Check {
-				return r.opensslCheck(ctx, Check{Name: "sha256-works", Title: "an approved digest (SHA-256) works", Required: true}, true, "fipsgate", "dgst", "-sha256")
-			},
-			func() Check {
-				return r.opensslCheck(ctx, Check{Name: "md5-refused", Title: "a non-approved digest (MD5) is refused", Required: true}, false, "fipsgate", "dgst", "-md5")
-			},
-			func() Check { return r.app(ctx, false) },
-		)
+			return c
+		},
 	}
-	// The checks are independent processes: run them at once.
-	rep.Checks = make([]Check, len(jobs))
+	if m != nil && m.RealPath != "" && m.RealConfig != "" {
+		args := []string{"fipsinstall", "-module", m.RealPath, "-in", m.RealConfig, "-verify"}
+		if m.Section != "" && m.Section != "fips_sect" {
+			args = append(args, "-section_name", m.Section)
+		}
+		jobs = append(jobs, func() Check {
+			// -verify reads only the module and the file it is given. Under
+			// the image's configuration every openssl process loads the FIPS
+			// provider first and runs its self-tests, which would cost as
+			// much again as the verification itself.
+			return r.opensslCheck(ctx, Check{Name: "fipsinstall-verify", Title: "openssl fipsinstall -verify accepts the module configuration", Required: true}, true, "", []string{"OPENSSL_CONF=/dev/null"}, args...)
+		})
+	}
+	jobs = append(jobs,
+		func() Check {
+			return r.opensslCheck(ctx, Check{Name: "sha256-works", Title: "an approved digest (SHA-256) works", Required: true}, true, "fipsgate", nil, "dgst", "-sha256")
+		},
+		func() Check {
+			return r.opensslCheck(ctx, Check{Name: "md5-refused", Title: "a non-approved digest (MD5) is refused", Required: true}, false, "fipsgate", nil, "dgst", "-md5")
+		},
+		func() Check { return r.app(ctx, false) },
+	)
+	return &Report{Kind: KindSelfTest, Checks: runConcurrently(jobs...)}
+}
+
+// runConcurrently runs independent checks at once, each its own processes.
+func runConcurrently(jobs ...func() Check) []Check {
+	checks := make([]Check, len(jobs))
 	var wg sync.WaitGroup
 	for i, job := range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rep.Checks[i] = job()
+			checks[i] = job()
 		}()
 	}
 	wg.Wait()
-	return rep
+	return checks
 }
 
 // activeFIPSProvider finds, in `openssl list -providers -verbose` output, a
@@ -307,38 +352,4 @@ func activeFIPSProvider(out string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// corruptModule inverts the byte in the middle of the module file, in the
-// check container's own copy of the image: its integrity MAC no longer
-// matches, whichever layout holds the MAC. It says what it changed.
-func corruptModule(root imagefs.Root, module string) (string, error) {
-	p, err := root.Resolve(module)
-	if err != nil {
-		return "", err
-	}
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if st.Size() == 0 {
-		return "", fmt.Errorf("%s is empty", module)
-	}
-	off := st.Size() / 2
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		return "", err
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off); err != nil {
-		return "", err
-	}
-	msg := fmt.Sprintf("the byte at offset %d of %s inverted", off, module)
-	fmt.Println(msg)
-	return msg, f.Close()
 }

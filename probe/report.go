@@ -1,8 +1,8 @@
 // Package probe is the half of fipsgate that runs inside check containers:
 // the frontend's own binary, mounted read-only, started as `fipsgate probe`.
-// It reads a Spec, runs the checks of one kind (static, self-test, or one
-// negative test) and writes a Report. It always exits 0 when it could write
-// its report: the frontend reads the report and decides.
+// It reads a Spec, runs its steps (static checks, self-test, negative
+// tests) and writes a Report for each. It always exits 0 when it could
+// write its reports: the frontend reads them and decides.
 package probe
 
 import (
@@ -14,14 +14,14 @@ import (
 	"github.com/fipsgate/fipsgate/opensslconf"
 )
 
-// Kinds of check run.
+// Kinds of report, and the steps of a probe run.
 const (
 	KindStatic   = "static"
 	KindSelfTest = "self-test"
 	KindNegative = "negative"
 )
 
-// Mutations the negative tests apply to a copy of the image.
+// Mutations the negative tests apply to the probe's copy of the image.
 const (
 	MutationConfigRemoved = "fipsmodule-cnf-removed"
 	MutationMACCorrupted  = "module-mac-corrupted"
@@ -40,13 +40,16 @@ type Image struct {
 
 // Spec is what the frontend asks of one probe run.
 type Spec struct {
-	Kind     string `json:"kind"`
-	Platform string `json:"platform"`
-	// Root is where the image's root filesystem is: a read-only mount for
-	// static checks, "/" when the image is the container's root.
-	Root   string `json:"root"`
-	Report string `json:"report"` // where to write the report
-	Image  Image  `json:"image"`
+	// Steps are run in order: KindStatic, KindSelfTest, KindNegative (the
+	// negative tests after the static checks).
+	Steps    []string `json:"steps"`
+	Platform string   `json:"platform"`
+	// Root is where the image's root filesystem is: "/", the container's
+	// root, for anything that runs the image's programs.
+	Root string `json:"root"`
+	// ReportDir is where the reports go, named by ReportName.
+	ReportDir string `json:"reportDir"`
+	Image     Image  `json:"image"`
 	// App is the application check's command (exec form), empty for none.
 	App []string `json:"app,omitempty"`
 	// AppSource says where App came from, for the report.
@@ -58,11 +61,6 @@ type Spec struct {
 	// For the crypto inventory of the static checks.
 	Strict     bool                  `json:"strict,omitempty"`
 	Exceptions []inventory.Exception `json:"exceptions,omitempty"`
-	// From the static report, for the self-test and negative tests.
-	ModulePath    string `json:"modulePath,omitempty"`
-	ModuleConfig  string `json:"moduleConfig,omitempty"`
-	ModuleSection string `json:"moduleSection,omitempty"`
-	Mutation      string `json:"mutation,omitempty"`
 }
 
 // Status of a check.
@@ -136,8 +134,7 @@ type Report struct {
 	Kind     string `json:"kind"`
 	Platform string `json:"platform"`
 	Mutation string `json:"mutation,omitempty"`
-	// Broken says what the probe itself changed before the checks (the
-	// module-corrupted negative test).
+	// Broken says what a negative test changed before its checks.
 	Broken  string        `json:"broken,omitempty"`
 	Checks  []Check       `json:"checks"`
 	OpenSSL *OpenSSLFacts `json:"openssl,omitempty"`

@@ -204,8 +204,8 @@ func inventoryChecks(r *Report, root imagefs.Root, env map[string]string, libcry
 	if self, err := os.Executable(); err == nil && spec.Root == "/" {
 		opts.Skip = append(opts.Skip, filepath.Dir(self))
 	}
-	if spec.Report != "" && spec.Root == "/" {
-		opts.Skip = append(opts.Skip, filepath.Dir(spec.Report))
+	if spec.ReportDir != "" && spec.Root == "/" {
+		opts.Skip = append(opts.Skip, spec.ReportDir)
 	}
 	inv, err := inventory.Scan(root, opts)
 	if err != nil {

@@ -30,6 +30,7 @@ var (
 	runs          = flag.Int("runs", 5, "runs per frontend and scenario")
 	coldRuns      = flag.Int("cold-runs", 3, "runs per frontend of the cold (--no-cache) builds")
 	out           = flag.String("out", "_output/bench.json", "where to write the JSON report")
+	only          = flag.String("only", "", "measure only the scenarios whose name contains this")
 )
 
 // frontend is one way of building a Dockerfile.
@@ -73,6 +74,9 @@ func main() {
 		platformsScenario(filepath.Join(root, "e2e", "testdata", "verify", "base-image"), fipsBase),
 	}
 	for _, sc := range scenarios {
+		if !strings.Contains(sc.name, *only) {
+			continue
+		}
 		for _, step := range sc.steps {
 			fmt.Fprintf(os.Stderr, "%s / %s\n", sc.name, step.name)
 			rep.add(sc, step, measure(sc, step, frontends))
