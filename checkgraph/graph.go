@@ -1,11 +1,11 @@
 // Package checkgraph builds the verification graph as LLB: for every
-// platform of a build result, two containers on its root filesystem, solved
-// together in one request. One runs the static checks and then, in its own
-// copy-on-write copy of the image, the negative tests one after the other;
-// the other runs the self-test on the image as it was built. Each is a
-// named vertex; check containers have no network and none of the build's
-// secrets, ssh agents or cache mounts. The result image is never modified:
-// the probe breaks only its container's own copy.
+// platform of a build result, one check container whose root is that
+// platform's root filesystem, all solved in one request. The probe in it
+// runs the static checks, the self-test and the negative tests; each
+// container is a vertex named for its platform, with no network and none
+// of the build's secrets, ssh agents or cache mounts. The result image is
+// never modified: the probe breaks only its container's own copy-on-write
+// copy.
 package checkgraph
 
 import (
@@ -58,9 +58,8 @@ func vertexName(id, what string) string {
 
 // probeExec runs the probe, with the image as the container's root, and
 // returns the state of its report directory.
-func probeExec(t Target, steps []string, name string, o Options) llb.State {
+func probeExec(t Target, name string, o Options) llb.State {
 	spec := t.Spec
-	spec.Steps = steps
 	spec.Root = "/"
 	spec.ReportDir = path.Join(reportDir, targetDir(t.ID))
 	dt, err := json.Marshal(spec)
@@ -87,21 +86,19 @@ func probeExec(t Target, steps []string, name string, o Options) llb.State {
 
 // Checks returns a state holding every report of every target, at
 // ReportFile(id, kind, mutation): the static report, the self-test report,
-// and one negative report for each of probe.Negatives(static.Module).
-//
-// The static checks come first in their container, before anything of the
-// image has run in it; the negative tests break that same copy of the
-// image, one thing at a time, and put it back. The self-test runs beside
-// them on its own copy, never broken. Two containers per platform keep the
-// CPU cost low (every process that loads the FIPS provider runs its
-// known-answer tests) while the two halves overlap.
+// and one negative report for each of probe.Negatives(static.Module). One
+// container per platform (probe.Run says in which order it works); the
+// platforms run at once.
 func Checks(targets []Target, o Options) llb.State {
 	var reports []llb.State
 	for _, t := range targets {
-		reports = append(reports,
-			probeExec(t, []string{probe.KindStatic, probe.KindNegative}, vertexName(t.ID, "static checks, then negative tests on a broken FIPS module"), o),
-			probeExec(t, []string{probe.KindSelfTest}, vertexName(t.ID, "self-test"), o),
-		)
+		reports = append(reports, probeExec(t, vertexName(t.ID, VertexTitle), o))
+	}
+	if len(reports) == 1 {
+		return reports[0]
 	}
 	return llb.Merge(reports, llb.WithCustomName("[fipsgate] collect reports"))
 }
+
+// VertexTitle names each platform's verification vertex.
+const VertexTitle = "static checks, self-test, negative tests"

@@ -18,10 +18,9 @@ func TestReportFile(t *testing.T) {
 	}
 }
 
-// The graph must run, per platform, the static checks with the negative
-// tests after them and the self-test beside them; name its vertices for
-// the platform; give check containers no network; and never hand them
-// secret, ssh or cache mounts.
+// The graph must run one check container per platform, with the image as
+// its writable root, named for the platform; give it no network; and never
+// hand it secret, ssh or cache mounts.
 func TestGraphShape(t *testing.T) {
 	image := llb.Image("example.com/app:1")
 	probeImg := llb.Image("example.com/fipsgate:1")
@@ -48,7 +47,7 @@ func TestGraphShape(t *testing.T) {
 		if err := json.Unmarshal([]byte(e.Meta.Args[2]), &spec); err != nil {
 			t.Fatal(err)
 		}
-		runs[spec.Platform+" "+strings.Join(spec.Steps, ",")]++
+		runs[spec.Platform]++
 		if spec.Root != "/" || spec.ReportDir != reportDir+"/"+targetDir(spec.Platform) {
 			t.Errorf("%s: root %q, reports in %q", spec.Platform, spec.Root, spec.ReportDir)
 		}
@@ -64,18 +63,13 @@ func TestGraphShape(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]int{
-		"linux/amd64 static,negative": 1, "linux/amd64 self-test": 1,
-		"linux/386 static,negative": 1, "linux/386 self-test": 1,
-	}
+	want := map[string]int{"linux/amd64": 1, "linux/386": 1}
 	if !maps.Equal(runs, want) {
 		t.Errorf("probe runs %v, want %v", runs, want)
 	}
 	for _, id := range []string{"linux/amd64", "linux/386"} {
-		for _, want := range []string{"self-test", "static checks, then negative tests"} {
-			if !strings.Contains(names, "[fipsgate "+id+"] "+want) {
-				t.Errorf("no vertex %q for %s", want, id)
-			}
+		if !strings.Contains(names, "[fipsgate "+id+"] "+VertexTitle) {
+			t.Errorf("no vertex for %s", id)
 		}
 	}
 }

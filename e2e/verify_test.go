@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fipsgate/fipsgate/checkgraph"
 	"github.com/fipsgate/fipsgate/predicate"
 )
 
@@ -108,12 +109,10 @@ func TestFIPSServerPasses(t *testing.T) {
 		t.Run(c.name(), func(t *testing.T) {
 			b, r := verifyBuild(t, c, dir, args)
 			mustSucceed(t, "the FIPS server build", r)
-			for _, vertex := range []string{"static checks, then negative tests on a broken FIPS module", "self-test"} {
-				if !strings.Contains(r.output, "[fipsgate linux/amd64] "+vertex) {
-					t.Errorf("progress output has no vertex %q", vertex)
-				}
+			if !strings.Contains(r.output, "[fipsgate linux/amd64] "+checkgraph.VertexTitle) {
+				t.Errorf("progress output has no verification vertex")
 			}
-			cached := regexp.MustCompile(`negative tests on a broken FIPS module\n#\d+ CACHED`).MatchString(r.output)
+			cached := regexp.MustCompile(regexp.QuoteMeta(checkgraph.VertexTitle) + `\n#\d+ CACHED`).MatchString(r.output)
 			for _, m := range []string{"fipsmodule-cnf-removed", "module-mac-corrupted", "module-corrupted"} {
 				if !cached && !strings.Contains(r.output, "PASSED   [negative: "+m+"] the application refuses to run") {
 					t.Errorf("progress output does not show the negative test %s", m)
@@ -181,6 +180,18 @@ func TestNotEnforcingFails(t *testing.T) {
 	}
 }
 
+// TestDaemonLeftBehindFails: what the application leaves running in one
+// step is gone before the next, so a helper that outlived the self-test
+// cannot make the negative tests look like a refusal.
+func TestDaemonLeftBehindFails(t *testing.T) {
+	_, r := verifyBuild(t, buildxCLI{}, testdata(t, "verify", "leaves-a-daemon"), map[string]string{"BASE": fipsBase()})
+	mustFailSaying(t, "an application that leaves a daemon behind and does not use OpenSSL", r,
+		"FIPS verification FAILED for linux/amd64",
+		"THE IMAGE DOES NOT ENFORCE FIPS",
+		"still running when its time ran out",
+	)
+}
+
 // TestNonFIPSBaseFails: the FIPS server on a base without FIPS refuses to
 // start, and the static checks say why.
 func TestNonFIPSBaseFails(t *testing.T) {
@@ -240,8 +251,8 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 			t.Errorf("%s: the predicate says an application was checked: %+v", platform, p.Application)
 		}
 	}
-	if !strings.Contains(r.output, "[fipsgate linux/386] self-test") {
-		t.Errorf("no self-test vertex for linux/386")
+	if !strings.Contains(r.output, "[fipsgate linux/386] "+checkgraph.VertexTitle) {
+		t.Errorf("no verification vertex for linux/386")
 	}
 
 	again := buildxCLI{}.run(t, b)
@@ -250,23 +261,23 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 		t.Errorf("an unchanged rebuild changed the index digest: %s, then %s", r.digest, again.digest)
 	}
 	for _, line := range strings.Split(again.output, "\n") {
-		if strings.Contains(line, "[fipsgate ") && strings.Contains(line, "] self-test") && strings.Contains(line, " DONE ") {
+		if strings.Contains(line, "[fipsgate ") && strings.Contains(line, "] "+checkgraph.VertexTitle) && strings.Contains(line, " DONE ") {
 			t.Errorf("the unchanged rebuild re-ran a check: %s", line)
 		}
 	}
-	if !regexp.MustCompile(`\[fipsgate linux/386\] self-test\n#\d+ CACHED`).MatchString(again.output) {
-		t.Errorf("the unchanged rebuild did not show the self-test CACHED:\n%s", again.output)
+	if !regexp.MustCompile(`\[fipsgate linux/386\] ` + regexp.QuoteMeta(checkgraph.VertexTitle) + `\n#\d+ CACHED`).MatchString(again.output) {
+		t.Errorf("the unchanged rebuild did not show the checks CACHED:\n%s", again.output)
 	}
 
 	nocache := b
 	nocache.noCache = true
 	fresh := buildxCLI{}.run(t, nocache)
 	mustSucceed(t, "the --no-cache rebuild", fresh)
-	if !regexp.MustCompile(`\[fipsgate linux/amd64\] self-test\n(#\d+ [0-9.]+ .*\n)*#\d+ DONE`).MatchString(fresh.output) {
-		t.Errorf("--no-cache did not re-run the self-test:\n%s", fresh.output)
+	if !regexp.MustCompile(`\[fipsgate linux/amd64\] ` + regexp.QuoteMeta(checkgraph.VertexTitle) + `\n(#\d+ [0-9.]+ .*\n)*#\d+ DONE`).MatchString(fresh.output) {
+		t.Errorf("--no-cache did not re-run the checks:\n%s", fresh.output)
 	}
-	// The negative tests run one after the other in one container, each
-	// on its own breakage: each shows in the progress output.
+	// The negative tests run one after the other in the check container,
+	// each on its own breakage: each shows in the progress output.
 	for _, m := range []string{"fipsmodule-cnf-removed", "module-mac-corrupted", "module-corrupted"} {
 		if n := strings.Count(fresh.output, "PASSED   [negative: "+m+"] an OpenSSL digest fails"); n != 2 {
 			t.Errorf("the negative test %s shows %d times in the progress output, want once per platform", m, n)

@@ -31,6 +31,10 @@ type Options struct {
 	// Skip lists image paths that are not the image's: the check
 	// container's own mounts.
 	Skip []string
+	// Listed, when set, is called once every file to scan is listed and
+	// before any is read: files created after it are not scanned, so
+	// programs of the image may start from then on.
+	Listed func()
 }
 
 // skipDirs are pseudo-filesystems and mount points whose contents are not
@@ -44,6 +48,8 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 	if opts.VerifiedLibcrypto != "" {
 		s.verified, _ = root.Real(opts.VerifiedLibcrypto)
 	}
+	type file struct{ hostPath, name string }
+	var files []file
 	err := filepath.WalkDir(root.Dir, func(p string, d fs.DirEntry, err error) error {
 		rel, _ := filepath.Rel(root.Dir, p)
 		name := path.Clean("/" + filepath.ToSlash(rel))
@@ -63,11 +69,17 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		s.file(p, name)
+		files = append(files, file{p, name})
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if opts.Listed != nil {
+		opts.Listed()
+	}
+	for _, f := range files {
+		s.file(f.hostPath, f.name)
 	}
 	s.envFindings()
 	s.inv.finish(opts.Strict, opts.Exceptions)

@@ -14,14 +14,25 @@ import (
 	"github.com/fipsgate/fipsgate/imagefs"
 )
 
-// Run executes the steps of spec in order and writes a report for each
-// static checks, self-test and negative test, in spec.ReportDir as
-// ReportName says. The error is for what prevents writing a report at
-// all; everything else is in the reports.
+// Run verifies one platform in its check container, whose root is the
+// image, and writes a report for the static checks, the self-test and each
+// negative test, in spec.ReportDir as ReportName says. The error is for
+// what prevents writing a report at all; everything else is in the
+// reports.
+//
+// One container does it all, because each costs about as much CPU as the
+// checks themselves; the order keeps every step honest:
+//
+//  1. the static checks read the configuration and list the image's files
+//     before anything of it has run; meanwhile the self-test's openssl
+//     commands run, which write nothing;
+//  2. once the files are listed, the application, which may write, starts
+//     on the image as it was built, while the crypto inventory reads the
+//     listed files;
+//  3. then the negative tests, one after the other, each breaking one
+//     thing in this copy of the image and putting it back; between steps,
+//     every process the previous one left is killed.
 func Run(ctx context.Context, spec Spec) error {
-	if err := checkSteps(spec.Steps); err != nil {
-		return err
-	}
 	write := func(r *Report) error {
 		r.Version = ReportVersion
 		r.Platform = spec.Platform
@@ -31,48 +42,28 @@ func Run(ctx context.Context, spec Spec) error {
 		}
 		return writeReport(path.Join(spec.ReportDir, ReportName(r.Kind, r.Mutation)), r)
 	}
-	var static *Report
-	for _, step := range spec.Steps {
-		var err error
-		switch step {
-		case KindStatic:
-			static = runStatic(spec)
-			err = write(static)
-		case KindSelfTest:
-			module := moduleOf(static)
-			if static == nil {
-				module = inspectOpenSSL(spec).Module
-			}
-			err = write(runSelfTest(ctx, spec, module))
-		case KindNegative:
-			err = runNegatives(ctx, spec, static.Module, write)
-		}
-		if err != nil {
-			return err
-		}
+	r := newRunner(spec)
+	static := inspectOpenSSL(spec)
+	var openssl []Check
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		openssl = r.opensslSelfTest(ctx, static.Module)
+	}()
+	appDone := make(chan Check, 1)
+	startApp := sync.OnceFunc(func() { go func() { appDone <- r.app(ctx, false) }() })
+	finishStatic(static, spec, startApp)
+	startApp() // when the inventory could not list the files
+	if err := write(static); err != nil {
+		return err
 	}
-	return nil
-}
-
-// checkSteps accepts each kind at most once, and negative tests only
-// after the static checks, whose findings say what they break.
-func checkSteps(steps []string) error {
-	if len(steps) == 0 {
-		return fmt.Errorf("the spec names no steps")
+	app := <-appDone
+	<-done
+	if err := write(&Report{Kind: KindSelfTest, Checks: append(openssl, app)}); err != nil {
+		return err
 	}
-	seen := map[string]bool{}
-	for _, s := range steps {
-		switch {
-		case s != KindStatic && s != KindSelfTest && s != KindNegative:
-			return fmt.Errorf("unknown step %q", s)
-		case seen[s]:
-			return fmt.Errorf("step %q twice", s)
-		case s == KindNegative && !seen[KindStatic]:
-			return fmt.Errorf("the negative tests need the static checks before them")
-		}
-		seen[s] = true
-	}
-	return nil
+	killStrays()
+	return runNegatives(ctx, spec, static.Module, write)
 }
 
 // ReportName is the file name of a step's report.
@@ -88,13 +79,6 @@ func stage(r *Report) string {
 		return r.Kind + ": " + r.Mutation
 	}
 	return r.Kind
-}
-
-func moduleOf(r *Report) *ModuleFacts {
-	if r == nil {
-		return nil
-	}
-	return r.Module
 }
 
 func firstLine(s string) string {
@@ -274,11 +258,10 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 	return c
 }
 
-// runSelfTest checks, on the image as it was built, that OpenSSL serves
-// approved cryptography through the FIPS module and refuses the rest, and
-// that the application runs.
-func runSelfTest(ctx context.Context, spec Spec, m *ModuleFacts) *Report {
-	r := newRunner(spec)
+// opensslSelfTest checks, with the image's openssl command on the image as
+// it was built, that OpenSSL serves approved cryptography through the FIPS
+// module and refuses the rest.
+func (r *runner) opensslSelfTest(ctx context.Context, m *ModuleFacts) []Check {
 	jobs := []func() Check{
 		func() Check {
 			c, o := r.opensslRun(ctx, Check{Name: "provider-active", Title: "openssl lists the FIPS provider as active", Required: true}, true, "", nil, "list", "-providers", "-verbose")
@@ -313,9 +296,8 @@ func runSelfTest(ctx context.Context, spec Spec, m *ModuleFacts) *Report {
 		func() Check {
 			return r.opensslCheck(ctx, Check{Name: "md5-refused", Title: "a non-approved digest (MD5) is refused", Required: true}, false, "fipsgate", nil, "dgst", "-md5")
 		},
-		func() Check { return r.app(ctx, false) },
 	)
-	return &Report{Kind: KindSelfTest, Checks: runConcurrently(jobs...)}
+	return runConcurrently(jobs...)
 }
 
 // runConcurrently runs independent checks at once, each its own processes.

@@ -35,8 +35,9 @@ func Negatives(m *ModuleFacts) []Negative {
 
 // runNegatives runs every negative test that applies, one after the other
 // in the container's own copy-on-write copy of the image: each breaks one
-// thing, runs the checks, and puts the original file back before the next.
-// It writes each report as soon as it has it.
+// thing, runs the checks, kills what they left running, and puts the
+// original file back before the next. It writes each report as soon as it
+// has it.
 func runNegatives(ctx context.Context, spec Spec, m *ModuleFacts, write func(*Report) error) error {
 	root := imagefs.Root{Dir: spec.Root}
 	r := newRunner(spec)
@@ -62,6 +63,7 @@ func runNegatives(ctx context.Context, spec Spec, m *ModuleFacts, write func(*Re
 			fmt.Println(broken)
 			rep.Broken = broken
 			rep.Checks = r.negativeChecks(ctx)
+			killStrays()
 		}
 		if restore != nil {
 			if err := restore(); err != nil {

@@ -45,26 +45,6 @@ func TestNegatives(t *testing.T) {
 	}
 }
 
-func TestCheckSteps(t *testing.T) {
-	for _, tc := range []struct {
-		steps []string
-		ok    bool
-	}{
-		{[]string{KindStatic, KindNegative}, true},
-		{[]string{KindSelfTest}, true},
-		{[]string{KindStatic, KindSelfTest, KindNegative}, true},
-		{[]string{KindNegative}, false},
-		{[]string{KindNegative, KindStatic}, false},
-		{[]string{KindStatic, KindStatic}, false},
-		{[]string{"other"}, false},
-		{nil, false},
-	} {
-		if err := checkSteps(tc.steps); (err == nil) != tc.ok {
-			t.Errorf("checkSteps(%v) = %v", tc.steps, err)
-		}
-	}
-}
-
 // negativeRoot is an image root with a module and its fipsmodule.cnf, and
 // the facts the static checks would have found of them.
 func negativeRoot(t *testing.T) (string, *ModuleFacts, map[string][]byte) {

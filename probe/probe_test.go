@@ -74,6 +74,8 @@ func TestRunOutcomes(t *testing.T) {
 			func(o outcome) bool { return o.TimedOut && o.ExitCode == nil }, false, false},
 		{"missing binary", command{Args: []string{"/nonexistent/app"}, Timeout: time.Second},
 			func(o outcome) bool { return o.StartError != nil }, false, false},
+		{"detached child keeps the output open", command{Args: sh("setsid sleep 5 & echo started"), Timeout: 5 * time.Second},
+			func(o outcome) bool { return *o.ExitCode == 0 && strings.Contains(string(o.Output), "started") }, true, false},
 		{"stdin", command{Args: sh("cat"), Stdin: []byte("from stdin"), Timeout: 5 * time.Second},
 			func(o outcome) bool { return string(o.Output) == "from stdin" }, true, false},
 	} {

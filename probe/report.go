@@ -40,10 +40,7 @@ type Image struct {
 
 // Spec is what the frontend asks of one probe run.
 type Spec struct {
-	// Steps are run in order: KindStatic, KindSelfTest, KindNegative (the
-	// negative tests after the static checks).
-	Steps    []string `json:"steps"`
-	Platform string   `json:"platform"`
+	Platform string `json:"platform"`
 	// Root is where the image's root filesystem is: "/", the container's
 	// root, for anything that runs the image's programs.
 	Root string `json:"root"`

@@ -116,6 +116,9 @@ func run(ctx context.Context, c command) outcome {
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Stdin = bytes.NewReader(c.Stdin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: c.Cred}
+	// A daemon that left the process group keeps the output pipes open:
+	// once the process itself has exited, stop waiting for them.
+	cmd.WaitDelay = 100 * time.Millisecond
 	if err := cmd.Start(); err != nil {
 		return outcome{StartError: err}
 	}

@@ -80,13 +80,19 @@ func quotedAfter(b []byte, prefix string) (string, bool) {
 // OpenSSL configuration and module, then the crypto inventory.
 func runStatic(spec Spec) *Report {
 	r := inspectOpenSSL(spec)
-	r.Checks = append(r.Checks, inventoryChecks(r, imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), r.OpenSSL.Libcrypto, spec)...)
+	finishStatic(r, spec, nil)
 	return r
 }
 
+// finishStatic adds the crypto inventory to the static report; listed is
+// called once the files it scans are listed (inventory.Options.Listed).
+func finishStatic(r *Report, spec Spec, listed func()) {
+	r.Checks = append(r.Checks, inventoryChecks(r, imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), r.OpenSSL.Libcrypto, spec, listed)...)
+}
+
 // inspectOpenSSL finds the OpenSSL configuration in force and the FIPS
-// module, and checks them; the self-test and the module negative test use
-// it to find what they work on.
+// module, and checks them; the self-test and the negative tests use what
+// it finds.
 func inspectOpenSSL(spec Spec) *Report {
 	root := imagefs.Root{Dir: spec.Root}
 	env := envMap(spec.Image.Env)
@@ -197,8 +203,8 @@ func inspectOpenSSL(spec Spec) *Report {
 
 // inventoryChecks scans the whole image for crypto that bypasses the
 // verified module (package inventory) and turns its findings into checks.
-func inventoryChecks(r *Report, root imagefs.Root, env map[string]string, libcrypto string, spec Spec) []Check {
-	opts := inventory.Options{Env: env, VerifiedLibcrypto: libcrypto, Strict: spec.Strict, Exceptions: spec.Exceptions}
+func inventoryChecks(r *Report, root imagefs.Root, env map[string]string, libcrypto string, spec Spec, listed func()) []Check {
+	opts := inventory.Options{Env: env, VerifiedLibcrypto: libcrypto, Strict: spec.Strict, Exceptions: spec.Exceptions, Listed: listed}
 	// With the image as the container's root, the probe's and the report's
 	// mounts are in it, and not the image's.
 	if self, err := os.Executable(); err == nil && spec.Root == "/" {
