@@ -12,9 +12,12 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/fipsgate/fipsgate/imagefs"
 )
@@ -36,6 +39,9 @@ type Options struct {
 	// programs of the image may start from then on.
 	Listed func()
 }
+
+// scanWorkers bounds how many files are read at once.
+const scanWorkers = 4
 
 // skipDirs are pseudo-filesystems and mount points whose contents are not
 // part of an image.
@@ -78,8 +84,40 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 	if opts.Listed != nil {
 		opts.Listed()
 	}
-	for _, f := range files {
-		s.file(f.hostPath, f.name)
+	// Files are read by a few workers at once; their findings are put
+	// together in the order of the listing, so that the inventory does not
+	// depend on which worker was quicker.
+	type result struct {
+		findings   []Finding
+		goBinaries []goCrypto
+		stats      Stats
+	}
+	results := make([]result, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), scanWorkers) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &scanner{root: s.root, opts: s.opts, libDirs: s.libDirs, verified: s.verified}
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(files) {
+					return
+				}
+				w.inv, w.goBinaries = &Inventory{}, nil
+				w.file(files[i].hostPath, files[i].name)
+				results[i] = result{w.inv.Findings, w.goBinaries, w.inv.Stats}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
+		s.inv.Findings = append(s.inv.Findings, r.findings...)
+		s.goBinaries = append(s.goBinaries, r.goBinaries...)
+		st := &s.inv.Stats
+		st.Files, st.ELFFiles, st.GoFiles = st.Files+r.stats.Files, st.ELFFiles+r.stats.ELFFiles, st.GoFiles+r.stats.GoFiles
+		st.Bytes, st.ReadBytes = st.Bytes+r.stats.Bytes, st.ReadBytes+r.stats.ReadBytes
 	}
 	s.envFindings()
 	s.inv.finish(opts.Strict, opts.Exceptions)
