@@ -44,6 +44,7 @@ const (
 	KindRuntimePython  = "runtime-python"
 	KindRuntimeJava    = "runtime-java"
 	KindUnreadableELF  = "unreadable-elf"
+	KindUnreadable     = "unreadable-file"
 )
 
 // Finding is one thing the scan found.
@@ -138,7 +139,7 @@ func (inv *Inventory) finish(strict bool, exceptions []Exception) {
 var allKinds = []string{
 	KindGoBoringCrypto, KindGoNativeCrypto, KindGoFIPS140, KindGoOpenSSL, KindGoOpenSSLMixed, KindGoFIPSDisabled,
 	KindLibcryptoOther, KindLibcryptoCopy, KindStaticOpenSSL, KindEmbeddedCrypto, KindCryptoLibrary,
-	KindRuntimeNode, KindRuntimePython, KindRuntimeJava, KindUnreadableELF,
+	KindRuntimeNode, KindRuntimePython, KindRuntimeJava, KindUnreadableELF, KindUnreadable,
 }
 
 // Kinds lists every finding kind.

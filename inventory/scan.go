@@ -75,7 +75,13 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		files = append(files, file{p, name})
+		// Counted as listed: a file that a program of the image removes
+		// while the scan reads is still the image's.
+		if info, err := d.Info(); err == nil {
+			s.inv.Stats.Files++
+			s.inv.Stats.Bytes += info.Size()
+			files = append(files, file{p, name})
+		}
 		return nil
 	})
 	if err != nil {
@@ -116,8 +122,7 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 		s.inv.Findings = append(s.inv.Findings, r.findings...)
 		s.goBinaries = append(s.goBinaries, r.goBinaries...)
 		st := &s.inv.Stats
-		st.Files, st.ELFFiles, st.GoFiles = st.Files+r.stats.Files, st.ELFFiles+r.stats.ELFFiles, st.GoFiles+r.stats.GoFiles
-		st.Bytes, st.ReadBytes = st.Bytes+r.stats.Bytes, st.ReadBytes+r.stats.ReadBytes
+		st.ELFFiles, st.GoFiles, st.ReadBytes = st.ELFFiles+r.stats.ELFFiles, st.GoFiles+r.stats.GoFiles, st.ReadBytes+r.stats.ReadBytes
 	}
 	s.envFindings()
 	s.inv.finish(opts.Strict, opts.Exceptions)
@@ -161,15 +166,11 @@ func (c countingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 func (s *scanner) file(hostPath, name string) {
 	f, err := os.Open(hostPath)
 	if err != nil {
+		s.add(Finding{Path: name, Kind: KindUnreadable, Severity: Warning, Evidence: "listed, but could not be read: " + err.Error(),
+			Remedy: "make it readable, or look at what removes it"})
 		return
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return
-	}
-	s.inv.Stats.Files++
-	s.inv.Stats.Bytes += st.Size()
 	s.analyze(countingReaderAt{f, &s.inv.Stats.ReadBytes}, name)
 }
 
