@@ -14,7 +14,7 @@ import (
 	"github.com/fipsgate/fipsgate/opensslconf"
 )
 
-// Kinds of report, and the steps of a probe run.
+// Kinds of report: one for each step of a probe run.
 const (
 	KindStatic   = "static"
 	KindSelfTest = "self-test"

@@ -10,9 +10,9 @@ import (
 // killStrays kills every process of the check container but the probe, and
 // reaps them: a daemon the application left behind (it escaped its process
 // group) must not hold a port, a file or a lock into the next step, where
-// it could make a healthy application fail for the wrong reason. Only the
-// init of its own PID namespace, as the probe is in a check container, may
-// do this; elsewhere it does nothing.
+// the application could fail because of it and pass for refusing to run
+// without FIPS. Only the init of its own PID namespace, as the probe is in
+// a check container, may do this; elsewhere it does nothing.
 func killStrays() {
 	if os.Getpid() != 1 {
 		return
