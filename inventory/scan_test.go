@@ -293,8 +293,8 @@ func BenchmarkScanFixture(b *testing.B) {
 	benchmarkScan(b, fixture(b))
 }
 
-// BenchmarkScanImage scans FIPSGATE_BENCH_ROOT (an unpacked image, e.g. the
-// FIPS base with the example app): make bench sets it.
+// BenchmarkScanImage scans FIPSGATE_BENCH_ROOT, an unpacked image: make
+// bench leaves the base images' roots under _output/bench.
 func BenchmarkScanImage(b *testing.B) {
 	root := os.Getenv("FIPSGATE_BENCH_ROOT")
 	if root == "" {
