@@ -180,9 +180,10 @@ func TestNotEnforcingFails(t *testing.T) {
 	}
 }
 
-// TestDaemonLeftBehindFails: what the application leaves running in one
-// step is gone before the next, so a helper that outlived the self-test
-// cannot make the negative tests look like a refusal.
+// TestDaemonLeftBehindFails: an application that leaves a detached helper
+// behind, holding its output open, neither hangs the probe nor escapes the
+// verdict. (That such helpers are gone before the next step is
+// probe.TestKillStrays.)
 func TestDaemonLeftBehindFails(t *testing.T) {
 	_, r := verifyBuild(t, buildxCLI{}, testdata(t, "verify", "leaves-a-daemon"), map[string]string{"BASE": fipsBase()})
 	mustFailSaying(t, "an application that leaves a daemon behind and does not use OpenSSL", r,

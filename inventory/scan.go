@@ -35,10 +35,6 @@ type Options struct {
 	// Skip lists image paths that are not the image's: the check
 	// container's own mounts.
 	Skip []string
-	// Listed, when set, is called once every file to scan is listed and
-	// before any is read: files created after it are not scanned, so
-	// programs of the image may start from then on.
-	Listed func()
 }
 
 // scanWorkers bounds how many files are read at once.
@@ -76,17 +72,14 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		// Counted as listed: a file that a program of the image removes
-		// while the scan reads is still the image's.
+		// Counted as listed: a file removed while the scan reads still
+		// counts, and is reported as unreadable.
 		s.inv.Stats.Files++
 		files = append(files, file{p, name})
 		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	if opts.Listed != nil {
-		opts.Listed()
 	}
 	// Files are read by a few workers at once; their findings are put
 	// together in the order of the listing, so that the inventory does not

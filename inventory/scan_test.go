@@ -318,25 +318,3 @@ func benchmarkScan(b *testing.B, root string) {
 	b.ReportMetric(float64(last.Stats.Files)/secs, "files/s")
 	b.ReportMetric(float64(last.Stats.ReadBytes)/float64(max(1, last.Stats.Bytes))*100, "%read")
 }
-
-// Files that appear once Listed has been called are not scanned: what
-// programs of the image write while the scan reads is not the image.
-func TestScanListedBeforeReading(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "a"), []byte("text"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	calls := 0
-	inv, err := Scan(imagefs.Root{Dir: dir}, Options{Listed: func() {
-		calls++
-		if err := os.WriteFile(filepath.Join(dir, "b"), []byte("written later"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if calls != 1 || inv.Stats.Files != 1 {
-		t.Errorf("Listed called %d times, %d files scanned; want 1 and 1", calls, inv.Stats.Files)
-	}
-}

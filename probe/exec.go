@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,15 +24,14 @@ import (
 // One container does it all, because each costs about as much CPU as the
 // checks themselves; the order keeps every step honest:
 //
-//  1. the static checks read the configuration and list the image's files
-//     before anything of it has run; meanwhile the self-test's openssl
-//     commands run, which write nothing;
-//  2. once the files are listed, the application, which may write, starts
-//     on the image as it was built, while the crypto inventory reads the
-//     listed files;
-//  3. then the negative tests, one after the other, each breaking one
-//     thing in this copy of the image and putting it back; between steps,
-//     every process the previous one left is killed.
+//  1. the static checks read the image before anything of it has run;
+//     meanwhile the self-test's openssl commands run, which write nothing;
+//  2. then the negative tests, on the image as it was built but for the one
+//     thing each breaks: an application that refuses to run must do so for
+//     the FIPS module, not for something an earlier run left behind, so
+//     each starts from that state again (runNegatives);
+//  3. last, the application on the image as it was built: anything a
+//     negative test might still have left could only make it fail.
 func Run(ctx context.Context, spec Spec) error {
 	write := func(r *Report) error {
 		r.Version = ReportVersion
@@ -50,20 +50,32 @@ func Run(ctx context.Context, spec Spec) error {
 		defer close(done)
 		openssl = r.opensslSelfTest(ctx, static.Module)
 	}()
-	appDone := make(chan Check, 1)
-	startApp := sync.OnceFunc(func() { go func() { appDone <- r.app(ctx, false) }() })
-	finishStatic(static, spec, startApp)
-	startApp() // when the inventory could not list the files
+	finishStatic(static, spec)
 	if err := write(static); err != nil {
 		return err
 	}
-	app := <-appDone
 	<-done
-	if err := write(&Report{Kind: KindSelfTest, Checks: append(openssl, app)}); err != nil {
+	if err := runNegatives(ctx, spec, static.Module, write); err != nil {
 		return err
 	}
-	killStrays()
-	return runNegatives(ctx, spec, static.Module, write)
+	app := r.app(ctx, false)
+	return write(&Report{Kind: KindSelfTest, Checks: append(openssl, app)})
+}
+
+// containerMounts are the image paths of the probe's and the report's
+// mounts, which are not the image's.
+func containerMounts(spec Spec) []string {
+	var mounts []string
+	if spec.Root != "/" {
+		return nil
+	}
+	if self, err := os.Executable(); err == nil {
+		mounts = append(mounts, filepath.Dir(self))
+	}
+	if spec.ReportDir != "" {
+		mounts = append(mounts, spec.ReportDir)
+	}
+	return mounts
 }
 
 // ReportName is the file name of a step's report.

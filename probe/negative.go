@@ -35,12 +35,13 @@ func Negatives(m *ModuleFacts) []Negative {
 
 // runNegatives runs every negative test that applies, one after the other
 // in the container's own copy-on-write copy of the image: each breaks one
-// thing, runs the checks, kills what they left running, and puts the
-// original file back before the next. It writes each report as soon as it
-// has it.
+// thing and runs the checks; then it kills what they left running, puts
+// the original file back and removes what they added, before the next. It
+// writes each report as soon as it has it.
 func runNegatives(ctx context.Context, spec Spec, m *ModuleFacts, write func(*Report) error) error {
 	root := imagefs.Root{Dir: spec.Root}
 	r := newRunner(spec)
+	added := newLeftovers(spec.Root, containerMounts(spec))
 	var skip *Check // why the remaining tests do not run
 	for _, n := range Negatives(m) {
 		rep := &Report{Kind: KindNegative, Mutation: n.Mutation}
@@ -70,6 +71,9 @@ func runNegatives(ctx context.Context, spec Spec, m *ModuleFacts, write func(*Re
 				skip = &Check{Name: "restored", Title: "the image was restored after the previous negative test", Required: true, Status: Failed,
 					Detail: "after " + n.Title + ": " + err.Error()}
 			}
+		}
+		if removed := added.remove(); len(removed) > 0 {
+			fmt.Printf("removed what the negative test left in the image: %s\n", strings.Join(removed, ", "))
 		}
 		// An application that neither exits nor listens while the module is
 		// broken holds each test for its whole timeout; one is enough to

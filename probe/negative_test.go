@@ -53,6 +53,11 @@ func negativeRoot(t *testing.T) (string, *ModuleFacts, map[string][]byte) {
 		"/etc/ssl/fipsmodule.cnf":       []byte("[fips_sect]\nactivate = 1\nmodule-mac = AB:CD\n"),
 		"/usr/lib/ossl-modules/fips.so": bytes.Repeat([]byte{1, 2, 3, 4}, 1000),
 	}
+	for _, dir := range []string{"run", "var/cache"} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for name, dt := range files {
 		p := filepath.Join(root, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -80,7 +85,12 @@ func TestRunNegativesBreaksOneThingAtATime(t *testing.T) {
 	}
 	// The "application" exits with a status that says what it found broken.
 	// The image's PATH has no openssl: only the application is checked.
+	// It leaves a pid file and a cache behind, and refuses to start while a
+	// pid file exists: what a run leaves must be gone before the next.
 	script := `PATH=/usr/bin:/bin
+test -e ` + root + `/run/app.pid && { echo "already running"; exit 9; }
+touch ` + root + `/run/app.pid
+mkdir -p ` + root + `/var/cache/app/x
 test -f ` + cnf + ` || exit 3
 cmp -s ` + cnf + ` ` + root + `/good.cnf || exit 4
 cmp -s ` + module + ` ` + root + `/good.so || exit 5
@@ -105,6 +115,11 @@ exit 0`
 		}
 		if r.Broken == "" {
 			t.Errorf("%s: the report does not say what was broken", r.Mutation)
+		}
+	}
+	for _, left := range []string{"/run/app.pid", "/var/cache/app"} {
+		if _, err := os.Lstat(filepath.Join(root, left)); err == nil {
+			t.Errorf("%s, left by the application, is still there", left)
 		}
 	}
 	for name, dt := range files {

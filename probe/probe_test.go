@@ -195,3 +195,37 @@ func TestDecodeReport(t *testing.T) {
 		}
 	}
 }
+
+// killStrays, as init of its own PID namespace, leaves no other process
+// alive: a detached daemon included.
+func TestKillStrays(t *testing.T) {
+	if os.Getenv("FIPSGATE_TEST_PIDNS") == "1" {
+		// PID 1 here: start a daemon that leaves our process group, and
+		// its child, then kill them all.
+		if err := exec.Command("/bin/sh", "-c", "setsid sh -c 'sleep 30 & sleep 30' >/dev/null 2>&1 &").Run(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if killOthers() == 0 {
+			t.Fatal("no daemon to kill: the test proves nothing")
+		}
+		killStrays()
+		if n := killOthers(); n != 0 {
+			t.Fatalf("%d processes left", n)
+		}
+		return
+	}
+	if os.Getuid() != 0 {
+		t.Skip("a PID namespace needs root")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", self, "-test.run=^TestKillStrays$", "-test.v")
+	cmd.Env = append(os.Environ(), "FIPSGATE_TEST_PIDNS=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "PASS") {
+		t.Fatalf("in a PID namespace: %v\n%s", err, out)
+	}
+}

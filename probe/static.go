@@ -80,14 +80,13 @@ func quotedAfter(b []byte, prefix string) (string, bool) {
 // OpenSSL configuration and module, then the crypto inventory.
 func runStatic(spec Spec) *Report {
 	r := inspectOpenSSL(spec)
-	finishStatic(r, spec, nil)
+	finishStatic(r, spec)
 	return r
 }
 
-// finishStatic adds the crypto inventory to the static report; listed is
-// called once the files it scans are listed (inventory.Options.Listed).
-func finishStatic(r *Report, spec Spec, listed func()) {
-	r.Checks = append(r.Checks, inventoryChecks(r, imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), r.OpenSSL.Libcrypto, spec, listed)...)
+// finishStatic adds the crypto inventory to the static report.
+func finishStatic(r *Report, spec Spec) {
+	r.Checks = append(r.Checks, inventoryChecks(r, imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), r.OpenSSL.Libcrypto, spec)...)
 }
 
 // inspectOpenSSL finds the OpenSSL configuration in force and the FIPS
@@ -203,16 +202,9 @@ func inspectOpenSSL(spec Spec) *Report {
 
 // inventoryChecks scans the whole image for crypto that bypasses the
 // verified module (package inventory) and turns its findings into checks.
-func inventoryChecks(r *Report, root imagefs.Root, env map[string]string, libcrypto string, spec Spec, listed func()) []Check {
-	opts := inventory.Options{Env: env, VerifiedLibcrypto: libcrypto, Strict: spec.Strict, Exceptions: spec.Exceptions, Listed: listed}
-	// With the image as the container's root, the probe's and the report's
-	// mounts are in it, and not the image's.
-	if self, err := os.Executable(); err == nil && spec.Root == "/" {
-		opts.Skip = append(opts.Skip, filepath.Dir(self))
-	}
-	if spec.ReportDir != "" && spec.Root == "/" {
-		opts.Skip = append(opts.Skip, spec.ReportDir)
-	}
+func inventoryChecks(r *Report, root imagefs.Root, env map[string]string, libcrypto string, spec Spec) []Check {
+	opts := inventory.Options{Env: env, VerifiedLibcrypto: libcrypto, Strict: spec.Strict, Exceptions: spec.Exceptions,
+		Skip: containerMounts(spec)}
 	inv, err := inventory.Scan(root, opts)
 	if err != nil {
 		return []Check{{Name: "crypto-inventory", Title: "no crypto bypasses the FIPS module", Required: true, Status: Failed,
