@@ -1,79 +1,117 @@
 package probe
 
 import (
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"sort"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // leftovers finds what a run of the image's programs added to the check
 // container's root: a pid file, a lock, a unix socket left behind by a
 // killed process would make the next start fail for a reason that has
 // nothing to do with FIPS, and pass for a refusal.
+//
+// It records every directory with its entries once; afterwards a directory
+// whose status-change time has not moved has had no entry added, so only
+// the few that did are read again. File times come from the kernel's coarse
+// clock: after recording, it waits for that clock to tick, so that a change
+// made from then on cannot carry the time it recorded.
 type leftovers struct {
 	root string
 	skip []string // image paths that are not the image's: the probe's and the report's mounts
-	seen map[string]bool
+	dirs map[string]*dirEntries
+}
+
+type dirEntries struct {
+	ctime   syscall.Timespec
+	entries map[string]bool
 }
 
 // pseudo are the kernel's filesystems in the container; /dev/shm, where
-// POSIX shared memory and semaphores live, is walked on its own.
+// POSIX shared memory and semaphores live, is recorded on its own.
 var pseudo = []string{"/proc", "/sys", "/dev"}
 
-// newLeftovers records every path under root now.
+// newLeftovers records every directory under root, and its entries, now.
 func newLeftovers(root string, skip []string) *leftovers {
-	l := &leftovers{root: root, skip: skip, seen: map[string]bool{}}
-	l.walk(func(name string, _ bool) error {
-		l.seen[name] = true
-		return nil
-	})
+	l := &leftovers{root: root, skip: skip, dirs: map[string]*dirEntries{}}
+	l.record("/")
+	l.record("/dev/shm")
+	waitForTick()
 	return l
 }
 
-// remove deletes every path that was not there when l was made, and says
+// waitForTick returns once the clock that stamps file times has moved on.
+func waitForTick() {
+	var t0, t unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_REALTIME_COARSE, &t0) != nil {
+		time.Sleep(20 * time.Millisecond)
+		return
+	}
+	for {
+		time.Sleep(time.Millisecond)
+		if unix.ClockGettime(unix.CLOCK_REALTIME_COARSE, &t) != nil || t != t0 {
+			return
+		}
+	}
+}
+
+func (l *leftovers) host(name string) string {
+	return filepath.Join(l.root, filepath.FromSlash(name))
+}
+
+func (l *leftovers) record(dir string) {
+	var st syscall.Stat_t
+	if syscall.Lstat(l.host(dir), &st) != nil {
+		return
+	}
+	ents, err := os.ReadDir(l.host(dir))
+	if err != nil {
+		return
+	}
+	d := &dirEntries{ctime: st.Ctim, entries: map[string]bool{}}
+	l.dirs[dir] = d
+	for _, e := range ents {
+		d.entries[e.Name()] = true
+		name := path.Join(dir, e.Name())
+		if e.IsDir() && !slices.Contains(pseudo, name) && !slices.Contains(l.skip, name) {
+			l.record(name)
+		}
+	}
+}
+
+// remove deletes every entry that was not there when l was made, and says
 // which it removed, in order.
 func (l *leftovers) remove() []string {
 	var removed []string
-	l.walk(func(name string, dir bool) error {
-		if l.seen[name] {
-			return nil
+	for dir, d := range l.dirs {
+		var st syscall.Stat_t
+		if syscall.Lstat(l.host(dir), &st) != nil || st.Ctim == d.ctime {
+			continue
 		}
-		if err := os.RemoveAll(filepath.Join(l.root, filepath.FromSlash(name))); err == nil {
-			removed = append(removed, name)
+		ents, err := os.ReadDir(l.host(dir))
+		if err != nil {
+			continue
 		}
-		if dir {
-			return fs.SkipDir
+		for _, e := range ents {
+			if d.entries[e.Name()] {
+				continue
+			}
+			name := path.Join(dir, e.Name())
+			if err := os.RemoveAll(l.host(name)); err == nil {
+				removed = append(removed, name)
+			}
 		}
-		return nil
-	})
+		if syscall.Lstat(l.host(dir), &st) == nil {
+			d.ctime = st.Ctim
+		}
+	}
+	waitForTick()
 	sort.Strings(removed)
 	return removed
-}
-
-func (l *leftovers) walk(fn func(name string, dir bool) error) {
-	for _, top := range []string{"/", "/dev/shm"} {
-		_ = filepath.WalkDir(filepath.Join(l.root, filepath.FromSlash(top)), func(p string, d fs.DirEntry, err error) error {
-			rel, relErr := filepath.Rel(l.root, p)
-			if relErr != nil {
-				return nil
-			}
-			name := path.Clean("/" + filepath.ToSlash(rel))
-			if err != nil {
-				if d != nil && d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			if d.IsDir() && name != top && (slices.Contains(pseudo, name) || slices.Contains(l.skip, name)) {
-				return fs.SkipDir
-			}
-			if name == "/" || name == top {
-				return nil
-			}
-			return fn(name, d.IsDir())
-		})
-	}
 }

@@ -53,7 +53,7 @@ func negativeRoot(t *testing.T) (string, *ModuleFacts, map[string][]byte) {
 		"/etc/ssl/fipsmodule.cnf":       []byte("[fips_sect]\nactivate = 1\nmodule-mac = AB:CD\n"),
 		"/usr/lib/ossl-modules/fips.so": bytes.Repeat([]byte{1, 2, 3, 4}, 1000),
 	}
-	for _, dir := range []string{"run", "var/cache"} {
+	for _, dir := range []string{"run", "var/cache", "dev/shm"} {
 		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -91,6 +91,7 @@ func TestRunNegativesBreaksOneThingAtATime(t *testing.T) {
 test -e ` + root + `/run/app.pid && { echo "already running"; exit 9; }
 touch ` + root + `/run/app.pid
 mkdir -p ` + root + `/var/cache/app/x
+touch ` + root + `/dev/shm/sem.app
 test -f ` + cnf + ` || exit 3
 cmp -s ` + cnf + ` ` + root + `/good.cnf || exit 4
 cmp -s ` + module + ` ` + root + `/good.so || exit 5
@@ -117,7 +118,7 @@ exit 0`
 			t.Errorf("%s: the report does not say what was broken", r.Mutation)
 		}
 	}
-	for _, left := range []string{"/run/app.pid", "/var/cache/app"} {
+	for _, left := range []string{"/run/app.pid", "/var/cache/app", "/dev/shm/sem.app"} {
 		if _, err := os.Lstat(filepath.Join(root, left)); err == nil {
 			t.Errorf("%s, left by the application, is still there", left)
 		}
