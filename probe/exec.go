@@ -25,13 +25,15 @@ import (
 // checks themselves; the order keeps every step honest:
 //
 //  1. the static checks read the image before anything of it has run;
-//     meanwhile the self-test's openssl commands run, which write nothing;
+//     meanwhile the self-test's openssl commands run on it, which write
+//     nothing;
 //  2. then the negative tests, on the image as it was built but for the one
 //     thing each breaks: an application that refuses to run must do so for
 //     the FIPS module, not for something an earlier run left behind, so
 //     each starts from that state again (runNegatives);
 //  3. last, the application on the image as it was built: anything a
-//     negative test might still have left could only make it fail.
+//     negative test could still have left behind can only make it fail,
+//     never pass.
 func Run(ctx context.Context, spec Spec) error {
 	write := func(r *Report) error {
 		r.Version = ReportVersion
@@ -50,7 +52,7 @@ func Run(ctx context.Context, spec Spec) error {
 		defer close(done)
 		openssl = r.opensslSelfTest(ctx, static.Module)
 	}()
-	finishStatic(static, spec)
+	addInventory(static, spec)
 	if err := write(static); err != nil {
 		return err
 	}

@@ -76,16 +76,8 @@ func quotedAfter(b []byte, prefix string) (string, bool) {
 	return string(v), ok && len(v) > 0
 }
 
-// runStatic reads the image root without executing anything of it: the
-// OpenSSL configuration and module, then the crypto inventory.
-func runStatic(spec Spec) *Report {
-	r := inspectOpenSSL(spec)
-	finishStatic(r, spec)
-	return r
-}
-
-// finishStatic adds the crypto inventory to the static report.
-func finishStatic(r *Report, spec Spec) {
+// addInventory adds the crypto inventory's checks to a static report.
+func addInventory(r *Report, spec Spec) {
 	r.Checks = append(r.Checks, inventoryChecks(r, imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), r.OpenSSL.Libcrypto, spec)...)
 }
 

@@ -138,3 +138,11 @@ func TestStaticFindsPathsForTheNegativeTests(t *testing.T) {
 		t.Errorf("openssl facts: %+v", r.OpenSSL)
 	}
 }
+
+// runStatic runs the static checks as Run does, without the self-test
+// beside them.
+func runStatic(spec Spec) *Report {
+	r := inspectOpenSSL(spec)
+	addInventory(r, spec)
+	return r
+}
