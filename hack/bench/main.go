@@ -85,6 +85,7 @@ func main() {
 	if strings.Contains("crypto inventory", *only) {
 		rep.Scans = measureScans(root)
 	}
+	rep.Targets = rep.targets()
 	rep.print(os.Stdout)
 	check(os.MkdirAll(filepath.Dir(*out), 0o755))
 	dt, err := json.MarshalIndent(rep, "", "  ")

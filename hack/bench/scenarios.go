@@ -186,6 +186,8 @@ type report struct {
 	TwoPlatformRatios map[string]float64 `json:"twoPlatformVsSlowerSingleByFrontend,omitempty"`
 	// Scans is the crypto inventory's throughput.
 	Scans []scanRow `json:"cryptoInventory"`
+	// Targets are the promised figures, met or not.
+	Targets []target `json:"targets"`
 }
 
 func (r *report) add(sc scenario, st step, res map[string][]buildRun) {
@@ -282,4 +284,5 @@ func (r *report) print(w io.Writer) {
 	if len(r.Scans) > 0 {
 		printScans(w, r.Scans)
 	}
+	printTargets(w, r.Targets)
 }
