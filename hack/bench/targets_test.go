@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
 
 func TestTargets(t *testing.T) {
 	mk := func(step, fe string, s float64) row {
@@ -23,6 +27,16 @@ func TestTargets(t *testing.T) {
 	for i, tg := range got {
 		if tg.Met != want[i] {
 			t.Errorf("%s: measured %.2f, met %v, want %v", tg.Name, tg.Measured, tg.Met, want[i])
+		}
+	}
+	var out bytes.Buffer
+	printTargets(&out, got)
+	for _, line := range []string{
+		"met    helloserver, changed last layer, over the upstream image: +0.44 s (at most +0.5 s)",
+		"MISSED two platforms, over the slower single platform: 1.41x (at most 1.2x)",
+	} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("no %q in\n%s", line, out.String())
 		}
 	}
 	if n := len((&report{}).targets()); n != 0 {
