@@ -47,17 +47,23 @@ func Run(ctx context.Context, spec Spec) error {
 	r := newRunner(spec)
 	static := inspectOpenSSL(spec)
 	var openssl []Check
-	done := make(chan struct{})
+	var added *leftovers
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		openssl = r.opensslSelfTest(ctx, static.Module)
+	}()
+	go func() {
+		defer wg.Done()
+		added = newLeftovers(spec.Root, containerMounts(spec))
 	}()
 	addInventory(static, spec)
 	if err := write(static); err != nil {
 		return err
 	}
-	<-done
-	if err := runNegatives(ctx, spec, static.Module, write); err != nil {
+	wg.Wait()
+	if err := runNegatives(ctx, spec, static.Module, added, write); err != nil {
 		return err
 	}
 	app := r.app(ctx, false)
@@ -65,7 +71,9 @@ func Run(ctx context.Context, spec Spec) error {
 }
 
 // containerMounts are the image paths of the probe's and the report's
-// mounts, which are not the image's.
+// mounts, which are not the image's: the probe's directory, and the top
+// directory of ReportDir, under which the reports are written while the
+// image is walked.
 func containerMounts(spec Spec) []string {
 	var mounts []string
 	if spec.Root != "/" {
@@ -74,8 +82,8 @@ func containerMounts(spec Spec) []string {
 	if self, err := os.Executable(); err == nil {
 		mounts = append(mounts, filepath.Dir(self))
 	}
-	if spec.ReportDir != "" {
-		mounts = append(mounts, spec.ReportDir)
+	if top, _, _ := strings.Cut(strings.TrimPrefix(path.Clean(spec.ReportDir), "/"), "/"); top != "" && top != "." {
+		mounts = append(mounts, "/"+top)
 	}
 	return mounts
 }

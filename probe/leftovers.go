@@ -70,7 +70,7 @@ func (l *leftovers) record(dir string) {
 	if syscall.Lstat(l.host(dir), &st) != nil {
 		return
 	}
-	ents, err := os.ReadDir(l.host(dir))
+	ents, err := readDir(l.host(dir))
 	if err != nil {
 		return
 	}
@@ -94,7 +94,7 @@ func (l *leftovers) remove() []string {
 		if syscall.Lstat(l.host(dir), &st) != nil || st.Ctim == d.ctime {
 			continue
 		}
-		ents, err := os.ReadDir(l.host(dir))
+		ents, err := readDir(l.host(dir))
 		if err != nil {
 			continue
 		}
@@ -114,4 +114,14 @@ func (l *leftovers) remove() []string {
 	waitForTick()
 	sort.Strings(removed)
 	return removed
+}
+
+// readDir lists a directory in the order it comes: os.ReadDir would sort.
+func readDir(dir string) ([]os.DirEntry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
 }

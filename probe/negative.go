@@ -38,10 +38,11 @@ func Negatives(m *ModuleFacts) []Negative {
 // thing and runs the checks; then it kills what they left running, puts
 // the original file back and removes what they added, before the next. It
 // writes each report as soon as it has it.
-func runNegatives(ctx context.Context, spec Spec, m *ModuleFacts, write func(*Report) error) error {
+//
+// added is the record of the image as it was before any of them ran.
+func runNegatives(ctx context.Context, spec Spec, m *ModuleFacts, added *leftovers, write func(*Report) error) error {
 	root := imagefs.Root{Dir: spec.Root}
 	r := newRunner(spec)
-	added := newLeftovers(spec.Root, containerMounts(spec))
 	var skip *Check // why the remaining tests do not run
 	for _, n := range Negatives(m) {
 		rep := &Report{Kind: KindNegative, Mutation: n.Mutation}

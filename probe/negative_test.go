@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -98,7 +99,7 @@ cmp -s ` + module + ` ` + root + `/good.so || exit 5
 exit 0`
 	spec := Spec{Root: root, App: []string{"/bin/sh", "-c", script}, TimeoutSeconds: 10, Image: Image{Env: []string{"PATH=/nonexistent"}}}
 	var reports []*Report
-	if err := runNegatives(context.Background(), spec, m, func(r *Report) error { reports = append(reports, r); return nil }); err != nil {
+	if err := runNegatives(context.Background(), spec, m, newLeftovers(root, nil), func(r *Report) error { reports = append(reports, r); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]int{MutationConfigRemoved: 3, MutationMACCorrupted: 4, MutationModuleChanged: 5}
@@ -155,7 +156,7 @@ func TestRunNegativesApplicationThatDoesNotRefuse(t *testing.T) {
 			root, m, _ := negativeRoot(t)
 			spec := Spec{Root: root, App: []string{"/bin/sh", "-c", tc.script}, TimeoutSeconds: 0.3, Image: Image{Env: []string{"PATH=/nonexistent"}}}
 			var got []string
-			err := runNegatives(context.Background(), spec, m, func(r *Report) error {
+			err := runNegatives(context.Background(), spec, m, newLeftovers(root, nil), func(r *Report) error {
 				for _, c := range r.Checks {
 					if c.Name == "app-refuses" {
 						got = append(got, c.Status)
@@ -170,5 +171,17 @@ func TestRunNegativesApplicationThatDoesNotRefuse(t *testing.T) {
 				t.Errorf("app-refuses: %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+// What the probe writes under its report mount is never taken for
+// something an application left behind.
+func TestContainerMountsCoverTheReports(t *testing.T) {
+	got := containerMounts(Spec{Root: "/", ReportDir: "/.fipsgate-report/linux-arm-v7"})
+	if !slices.Contains(got, "/.fipsgate-report") {
+		t.Errorf("containerMounts = %v: the report mount is not skipped", got)
+	}
+	if got := containerMounts(Spec{Root: t.TempDir(), ReportDir: "/x/y"}); got != nil {
+		t.Errorf("with the image elsewhere than /, nothing is a container mount: %v", got)
 	}
 }
