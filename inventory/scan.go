@@ -159,7 +159,8 @@ func (s *scanner) file(hostPath, name string) {
 	// Most files are not ELF and only their magic number is read: plain
 	// system calls, without the bookkeeping of an *os.File (its poller
 	// registration and flag queries cost more than the read).
-	fd, err := syscall.Open(hostPath, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	// O_NONBLOCK: a regular file listed may be something else by now.
+	fd, err := syscall.Open(hostPath, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		s.add(Finding{Path: name, Kind: KindUnreadable, Severity: Warning, Evidence: "listed, but could not be read: " + err.Error(),
 			Remedy: "make it readable, or look at what removes it"})
