@@ -181,7 +181,7 @@ func (s *scanner) file(hostPath, name string) {
 	}
 	f := os.NewFile(uintptr(fd), hostPath)
 	defer f.Close()
-	s.analyze(countingReaderAt{f, &s.inv.Stats.ReadBytes}, name)
+	s.analyzeELF(countingReaderAt{f, &s.inv.Stats.ReadBytes}, name)
 }
 
 // analyze classifies one file from its content: only the first bytes of a
@@ -191,6 +191,11 @@ func (s *scanner) analyze(r io.ReaderAt, name string) {
 	if _, err := r.ReadAt(magic[:], 0); err != nil || string(magic[:]) != elf.ELFMAG {
 		return
 	}
+	s.analyzeELF(r, name)
+}
+
+// analyzeELF reads a file whose magic number says ELF.
+func (s *scanner) analyzeELF(r io.ReaderAt, name string) {
 	s.inv.Stats.ELFFiles++
 	ef, err := elf.NewFile(r)
 	if err != nil {
