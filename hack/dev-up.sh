@@ -9,7 +9,8 @@ source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] || die "dev-up needs root: buildkitd runs rootful with runc and overlayfs"
 
 install_packages() {
-	local want=(runc mmdebstrap ca-certificates curl git openssh-client time) missing=() p
+	# arch-test: mmdebstrap needs it to bootstrap a foreign architecture (i386).
+	local want=(runc mmdebstrap arch-test ca-certificates curl git openssh-client time) missing=() p
 	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 	done
