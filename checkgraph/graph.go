@@ -1,27 +1,21 @@
 // Package checkgraph builds the verification graph as LLB: for every
-// platform of a build result, one check container whose root is that
-// platform's root filesystem, all solved in one request. The probe in it
-// runs the static checks, the self-test and the negative tests; each
-// container is a vertex named for its platform, with no network and none
-// of the build's secrets, ssh agents or cache mounts. The result image is
-// never modified: the probe breaks only its container's own copy-on-write
-// copy.
+// platform of a build result, one check container for each of probe.Runs()
+// — the static checks with the image's openssl, the application as built,
+// and the application with each breakage — every one from the image as
+// built, all solved in one request. Each container is a vertex named for
+// its platform and run, with no network and none of the build's secrets,
+// ssh agents or cache mounts. The result image is never modified: each
+// container writes to its own copy-on-write copy.
 package checkgraph
 
 import (
 	"encoding/json"
 	"fmt"
 	"path"
-	"strings"
 
 	"github.com/containerd/platforms"
 	"github.com/fipsgate/fipsgate/probe"
 	"github.com/moby/buildkit/client/llb"
-)
-
-const (
-	probeDir  = "/.fipsgate-probe"
-	reportDir = "/.fipsgate-report"
 )
 
 // Target is one platform of the result to verify.
@@ -42,63 +36,68 @@ type Options struct {
 	IgnoreCache bool
 }
 
-// ReportFile is where the report of one step of one target lies in the
-// reports state.
-func ReportFile(id, kind, mutation string) string {
-	return path.Join("/", targetDir(id), probe.ReportName(kind, mutation))
-}
-
-func targetDir(id string) string {
-	return strings.NewReplacer("/", "-", ":", "-").Replace(id)
+// RunTitle names the vertex of one run.
+func RunTitle(run string) string {
+	switch run {
+	case probe.RunStatic:
+		return "static checks, OpenSSL self-test and negative tests"
+	case probe.RunApp:
+		return "the application, as built"
+	case probe.MutationConfigRemoved:
+		return "the application, fipsmodule.cnf removed"
+	case probe.MutationMACCorrupted:
+		return "the application, module-mac corrupted"
+	case probe.MutationModuleChanged:
+		return "the application, FIPS module corrupted"
+	}
+	return run
 }
 
 func vertexName(id, what string) string {
 	return fmt.Sprintf("[fipsgate %s] %s", id, what)
 }
 
-// probeExec runs the probe, with the image as the container's root, and
-// returns the state of its report directory.
-func probeExec(t Target, name string, o Options) llb.State {
+// probeExec runs the probe for one run, with the image as the container's
+// root, and returns the state of its output directory, which holds its
+// result at probe.ResultFile. The spec is a file in that directory, which
+// the probe removes before it starts anything of the image: the command
+// line, the mounts and the environment are the same in every run of a
+// platform, so nothing there says which run it is.
+func probeExec(t Target, run string, o Options) llb.State {
 	spec := t.Spec
 	spec.Root = "/"
-	spec.ReportDir = path.Join(reportDir, targetDir(t.ID))
+	spec.Run = run
 	dt, err := json.Marshal(spec)
 	if err != nil {
 		// Spec holds only strings, numbers and slices of them.
 		panic(err)
 	}
+	in := llb.Scratch().File(llb.Mkfile(probe.SpecName, 0o600, dt), llb.WithCustomName(vertexName(t.ID, "spec: "+run)))
 	opts := []llb.RunOption{
-		llb.Args([]string{path.Join(probeDir, "fipsgate"), "probe", string(dt)}),
-		llb.AddMount(probeDir, o.Probe, llb.SourcePath("/bin"), llb.Readonly),
+		llb.Args([]string{path.Join(probe.ProbeDir, "fipsgate"), "probe", path.Join(probe.OutputDir, probe.SpecName)}),
+		llb.AddMount(probe.ProbeDir, o.Probe, llb.SourcePath("/bin"), llb.Readonly),
 		llb.Network(llb.NetModeNone),
 		llb.User("0:0"),
 		llb.Dir("/"),
 		// The probe is a native binary of the builder; the image's own
 		// programs, which it starts, run as the kernel allows.
 		llb.Platform(platforms.Normalize(platforms.DefaultSpec())),
-		llb.WithCustomName(name),
+		llb.WithCustomName(vertexName(t.ID, RunTitle(run))),
 	}
 	if o.IgnoreCache {
 		opts = append(opts, llb.IgnoreCache)
 	}
-	return t.Rootfs.Run(opts...).AddMount(reportDir, llb.Scratch())
+	return t.Rootfs.Run(opts...).AddMount(probe.OutputDir, in)
 }
 
-// Checks returns a state holding every report of every target, at
-// ReportFile(id, kind, mutation): the static report, the self-test report,
-// and one negative report for each of probe.Negatives(static.Module). One
-// container per platform (probe.Run says in which order it works); the
-// platforms run at once.
+// Checks returns a state holding the result of every run of every target,
+// at probe.ResultFile(id, run). The containers run at once.
 func Checks(targets []Target, o Options) llb.State {
-	var reports []llb.State
+	var outputs []llb.State
 	for _, t := range targets {
-		reports = append(reports, probeExec(t, vertexName(t.ID, VertexTitle), o))
+		for _, run := range probe.Runs() {
+			outputs = append(outputs, probeExec(t, run, o))
+		}
 	}
-	if len(reports) == 1 {
-		return reports[0]
-	}
-	return llb.Merge(reports, llb.WithCustomName("[fipsgate] collect reports"))
+	return llb.Merge(outputs, llb.WithCustomName("[fipsgate] collect results"))
 }
-
-// VertexTitle names each platform's verification vertex.
-const VertexTitle = "static checks, self-test, negative tests"

@@ -3,6 +3,7 @@ package checkgraph
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -12,14 +13,15 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 )
 
-func TestReportFile(t *testing.T) {
-	if got := ReportFile("linux/arm/v7", probe.KindNegative, probe.MutationMACCorrupted); got != "/linux-arm-v7/negative-module-mac-corrupted.json" {
-		t.Errorf("ReportFile = %q", got)
+func TestResultFile(t *testing.T) {
+	if got := probe.ResultFile("linux/arm/v7", probe.MutationMACCorrupted); got != "/linux-arm-v7/module-mac-corrupted.json" {
+		t.Errorf("ResultFile = %q", got)
 	}
 }
 
-// The graph must run one check container per platform, with the image as
-// its writable root, named for the platform; give it no network; and never
+// The graph must run one check container per platform and run, with the
+// image as its writable root, named for the platform and the run; the same
+// command line in each, the spec in a file; give it no network; and never
 // hand it secret, ssh or cache mounts.
 func TestGraphShape(t *testing.T) {
 	image := llb.Image("example.com/app:1")
@@ -34,6 +36,25 @@ func TestGraphShape(t *testing.T) {
 	}
 	names := string(joinDef(def))
 	runs := map[string]int{}
+	specs := map[string]probe.Spec{}
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.UnmarshalVT(dt); err != nil {
+			t.Fatal(err)
+		}
+		if f := op.GetFile(); f != nil {
+			var spec probe.Spec
+			if err := json.Unmarshal(f.Actions[0].GetMkfile().Data, &spec); err != nil {
+				t.Fatal(err)
+			}
+			specs[spec.Platform+" "+spec.Run] = spec
+		}
+	}
+	for key, spec := range specs {
+		if spec.Root != "/" {
+			t.Errorf("%s: root %q", key, spec.Root)
+		}
+	}
 	for _, dt := range def.Def {
 		var op pb.Op
 		if err := op.UnmarshalVT(dt); err != nil {
@@ -43,33 +64,37 @@ func TestGraphShape(t *testing.T) {
 		if e == nil {
 			continue
 		}
-		var spec probe.Spec
-		if err := json.Unmarshal([]byte(e.Meta.Args[2]), &spec); err != nil {
-			t.Fatal(err)
+		if got := strings.Join(e.Meta.Args, " "); got != "/.fipsgate-probe/fipsgate probe /.fipsgate-out/spec.json" {
+			t.Errorf("command line %q", got)
 		}
-		runs[spec.Platform]++
-		if spec.Root != "/" || spec.ReportDir != reportDir+"/"+targetDir(spec.Platform) {
-			t.Errorf("%s: root %q, reports in %q", spec.Platform, spec.Root, spec.ReportDir)
-		}
+		runs[fmt.Sprint(len(e.Mounts))]++
 		if e.Network != pb.NetMode_NONE {
 			t.Errorf("exec %v has network %v", e.Meta.Args[:2], e.Network)
 		}
 		for _, m := range e.Mounts {
 			if m.Dest == "/" && m.Readonly {
-				t.Errorf("%s: the image is a read-only root: the probe cannot break its copy, nor the application write", spec.Platform)
+				t.Errorf("the image is a read-only root: the probe cannot break its copy, nor the application write")
 			}
 			if m.MountType == pb.MountType_SECRET || m.MountType == pb.MountType_SSH || m.MountType == pb.MountType_CACHE {
 				t.Errorf("a check container has a %v mount", m.MountType)
 			}
 		}
 	}
-	want := map[string]int{"linux/amd64": 1, "linux/386": 1}
-	if !maps.Equal(runs, want) {
-		t.Errorf("probe runs %v, want %v", runs, want)
+	// The root, the probe and the output directory.
+	if want := map[string]int{"3": 2 * len(probe.Runs())}; !maps.Equal(runs, want) {
+		t.Errorf("probe containers by mount count %v, want %v", runs, want)
+	}
+	if len(specs) != 2*len(probe.Runs()) {
+		t.Errorf("%d specs, want one for each run of each platform", len(specs))
 	}
 	for _, id := range []string{"linux/amd64", "linux/386"} {
-		if !strings.Contains(names, "[fipsgate "+id+"] "+VertexTitle) {
-			t.Errorf("no vertex for %s", id)
+		for _, run := range probe.Runs() {
+			if !strings.Contains(names, "[fipsgate "+id+"] "+RunTitle(run)+"\n") {
+				t.Errorf("no vertex for %s %s", id, run)
+			}
+			if _, ok := specs[id+" "+run]; !ok {
+				t.Errorf("no spec for %s %s", id, run)
+			}
 		}
 	}
 }

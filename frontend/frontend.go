@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -195,61 +196,53 @@ func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exceptio
 }
 
 // runChecks solves the checks of every platform in one request, so that
-// they all run at once, reads their reports and decides.
+// they all run at once, reads their results and decides.
 func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target, opts Options, noCache bool) ([]Verdict, map[string]*probe.Report, map[string][]*probe.Report, error) {
 	probeState, err := frontendState(c)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	o := checkgraph.Options{Probe: probeState, IgnoreCache: noCache}
-	// Every command of a probe has its own timeout, and the commands of one
-	// step run at once; the three negative tests run one after the other.
-	// This bounds the whole, with room, so that nothing can hang the build.
-	limit := time.Duration(2*6*opts.TimeoutSeconds*float64(time.Second)) + 2*time.Minute
+	// The probe bounds its own work and says what it was waiting on; this
+	// bounds the rest (starting containers, reading results), so that
+	// nothing can hang the build.
+	limit := probe.Deadline(targets[0].Spec) + 2*time.Minute
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 
 	ref, err := solve(ctx, c, checkgraph.Checks(targets, o))
 	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, nil, nil, fmt.Errorf("the check containers of %s did not finish within %s: %w", platformList(targets), limit, err)
+		}
 		return nil, nil, nil, fmt.Errorf("checks: %w", err)
 	}
 	statics := map[string]*probe.Report{}
 	dynamics := map[string][]*probe.Report{}
 	var verdicts []Verdict
 	for _, t := range targets {
-		read := func(kind, mutation, what string) (*probe.Report, error) {
-			r, err := readReport(ctx, ref, checkgraph.ReportFile(t.ID, kind, mutation))
+		results := map[string]*probe.Result{}
+		for _, run := range probe.Runs() {
+			r, err := readResult(ctx, ref, t.ID, run)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", t.ID, what, err)
+				return nil, nil, nil, fmt.Errorf("%s: %s: %w", t.ID, checkgraph.RunTitle(run), err)
 			}
-			if r.Kind != kind || r.Mutation != mutation || r.Platform != t.ID {
-				return nil, fmt.Errorf("%s: %s: the report is of %s %s for %s", t.ID, what, r.Kind, r.Mutation, r.Platform)
-			}
-			return r, nil
+			results[run] = r
 		}
-		static, err := read(probe.KindStatic, "", "static checks")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		self, err := read(probe.KindSelfTest, "", "self-test")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		// Which negative tests must have run follows from what the static
-		// checks found; a missing report fails the build.
-		var negatives []*probe.Report
-		for _, n := range probe.Negatives(static.Module) {
-			r, err := read(probe.KindNegative, n.Mutation, "negative test: "+n.Title)
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			negatives = append(negatives, r)
-		}
-		statics[t.ID] = static
-		dynamics[t.ID] = append([]*probe.Report{self}, negatives...)
-		verdicts = append(verdicts, Decide(Reports{Platform: t.ID, Static: static, SelfTest: self, Negatives: negatives}))
+		reports := assemble(t.ID, results)
+		statics[t.ID] = reports.Static
+		dynamics[t.ID] = append([]*probe.Report{reports.SelfTest}, reports.Negatives...)
+		verdicts = append(verdicts, Decide(reports))
 	}
 	return verdicts, statics, dynamics, nil
+}
+
+func platformList(targets []checkgraph.Target) string {
+	var ids []string
+	for _, t := range targets {
+		ids = append(ids, t.ID)
+	}
+	return strings.Join(ids, ", ")
 }
 
 func solve(ctx context.Context, c client.Client, st llb.State) (client.Reference, error) {
@@ -262,16 +255,6 @@ func solve(ctx context.Context, c client.Client, st llb.State) (client.Reference
 		return nil, err
 	}
 	return r.SingleRef()
-}
-
-// readReport reads and checks one probe report; a missing, oversized or
-// malformed report is an error, never a pass.
-func readReport(ctx context.Context, ref client.Reference, file string) (*probe.Report, error) {
-	dt, err := ref.ReadFile(ctx, client.ReadRequest{Filename: file, Range: &client.FileRange{Length: probe.MaxReportSize + 1}})
-	if err != nil {
-		return nil, fmt.Errorf("reading the probe report %s: %w", file, err)
-	}
-	return probe.DecodeReport(dt)
 }
 
 // attest attaches one in-toto attestation per platform, all predicates

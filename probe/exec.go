@@ -2,11 +2,9 @@ package probe
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -15,101 +13,103 @@ import (
 	"github.com/fipsgate/fipsgate/imagefs"
 )
 
-// Run verifies one platform in its check container, whose root is the
-// image, and writes a report for the static checks, the self-test and each
-// negative test, in spec.ReportDir as ReportName says. The error is for
-// what prevents writing a report at all; everything else is in the
-// reports.
+// Run does one check container's part of a platform's verification, as
+// spec.Run says, and returns the reports of its steps. Every container
+// starts from the image as built, and the probe reads what it needs of the
+// image before it starts anything of it:
 //
-// One container does it all, because each costs about as much CPU as the
-// checks themselves; the order keeps every step honest:
-//
-//  1. the static checks read the image before anything of it has run;
-//     meanwhile the self-test's openssl commands run on it, which write
-//     nothing;
-//  2. then the negative tests, on the image as it was built but for the one
-//     thing each breaks: an application that refuses to run must do so for
-//     the FIPS module, not for something an earlier run left behind, so
-//     each starts from that state again (runNegatives);
-//  3. last, the application on the image as it was built: anything a
-//     negative test could still have left behind can only make it fail,
-//     never pass.
-func Run(ctx context.Context, spec Spec) error {
-	write := func(r *Report) error {
-		r.Version = ReportVersion
-		r.Platform = spec.Platform
-		r.App, r.AppSource = spec.App, spec.AppSource
-		for _, c := range r.Checks {
-			fmt.Printf("%-8s [%s] %s: %s\n", strings.ToUpper(c.Status), stage(r), c.Title, firstLine(c.Detail))
-		}
-		return writeReport(path.Join(spec.ReportDir, ReportName(r.Kind, r.Mutation)), r)
+//   - RunStatic: the static checks and the crypto inventory; then the
+//     image's openssl command on the image as built (the self-test), then
+//     on the image with each breakage in turn. The application never runs
+//     there.
+//   - RunApp and each mutation: the same byte of the same files is written
+//     (the original byte, or the one that breaks the module), then the
+//     application runs once. Nothing tells one run from another but the
+//     breakage itself: no saved copy, no state from another run, the same
+//     processes around it (none but the probe).
+func Run(ctx context.Context, spec Spec) []*Report {
+	switch {
+	case spec.Run == RunStatic:
+		return runStatic(ctx, spec)
+	case spec.Run == RunApp || IsMutation(spec.Run):
+		return []*Report{runApplication(ctx, spec)}
 	}
-	r := newRunner(spec)
+	return []*Report{{Kind: KindStatic, Checks: []Check{{Name: "run", Title: "the probe knows what to run", Required: true, Status: Failed,
+		Detail: fmt.Sprintf("unknown run %q: the frontend and the probe are of different versions", spec.Run)}}}}
+}
+
+// runStatic is RunStatic.
+func runStatic(ctx context.Context, spec Spec) []*Report {
+	doing("the static checks of the OpenSSL configuration and the FIPS module")
 	static := inspectOpenSSL(spec)
-	var openssl []Check
-	var added *leftovers
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		openssl = r.opensslSelfTest(ctx, static.Module)
-	}()
-	go func() {
-		defer wg.Done()
-		added = newLeftovers(spec.Root, containerMounts(spec))
-	}()
+	doing("the crypto inventory")
 	addInventory(static, spec)
-	if err := write(static); err != nil {
-		return err
+	r := newRunner(spec)
+	reports := []*Report{static, {Kind: KindSelfTest, Checks: r.opensslSelfTest(ctx, static.Module)}}
+	killStrays()
+	root := imagefs.Root{Dir: spec.Root}
+	for _, n := range Negatives(static.Module) {
+		rep := &Report{Kind: KindNegative, Mutation: n.Mutation}
+		reports = append(reports, rep)
+		b, err := planBreakage(static.Module, n.Mutation)
+		var undo func() error
+		if err == nil {
+			doing("breaking the FIPS module: " + n.Title)
+			undo, err = b.apply(root)
+		}
+		switch {
+		case err != nil:
+			rep.Checks = []Check{{Name: "break", Title: "the FIPS module can be broken", Required: true, Status: Failed,
+				Detail: n.Title + ": " + err.Error()}}
+			return reports
+		case b.broken == "":
+			rep.Checks = []Check{{Name: "break", Title: "the FIPS module can be broken", Status: NotRun,
+				Detail: "no FIPS module in the image: nothing to break"}}
+		default:
+			rep.Broken = b.broken
+			rep.Checks = []Check{r.opensslCheck(ctx, Check{Name: "openssl-digest-fails", Title: "an OpenSSL digest fails", Required: true}, false, "fipsgate", nil, "dgst", "-sha256")}
+		}
+		killStrays()
+		if undo != nil {
+			if err := undo(); err != nil {
+				// What follows would not start from the image as built.
+				rep.Checks = append(rep.Checks, Check{Name: "restored", Title: "the image was restored after the negative test", Required: true, Status: Failed,
+					Detail: "after " + n.Title + ": " + err.Error()})
+				return reports
+			}
+		}
 	}
-	wg.Wait()
-	if err := runNegatives(ctx, spec, static.Module, added, write); err != nil {
-		return err
-	}
-	app := r.app(ctx, false)
-	return write(&Report{Kind: KindSelfTest, Checks: append(openssl, app)})
+	return reports
 }
 
-// containerMounts are the image paths of the probe's and the report's
-// mounts, which are not the image's: the probe's directory, and the top
-// directory of ReportDir, under which the reports are written while the
-// image is walked.
-func containerMounts(spec Spec) []string {
-	var mounts []string
-	if spec.Root != "/" {
-		return nil
+// runApplication is RunApp and the mutations: one run of the application.
+func runApplication(ctx context.Context, spec Spec) *Report {
+	doing("the static checks of the OpenSSL configuration and the FIPS module")
+	m := inspectOpenSSL(spec).Module
+	// The module as this container found it: the frontend checks that it
+	// is the one the static checks judged.
+	rep := &Report{Kind: KindSelfTest, Module: m}
+	negative := spec.Run != RunApp
+	if negative {
+		rep.Kind, rep.Mutation = KindNegative, spec.Run
+		if !applies(m, spec.Run) || m == nil || m.RealPath == "" {
+			rep.Checks = []Check{{Name: "break", Title: "the FIPS module can be broken", Status: NotRun,
+				Detail: "does not apply: no FIPS module, or one without a fipsmodule.cnf"}}
+			return rep
+		}
 	}
-	if self, err := os.Executable(); err == nil {
-		mounts = append(mounts, filepath.Dir(self))
+	b, err := planBreakage(m, spec.Run)
+	if err == nil {
+		doing("preparing the image for the application")
+		_, err = b.apply(imagefs.Root{Dir: spec.Root})
 	}
-	if top, _, _ := strings.Cut(strings.TrimPrefix(path.Clean(spec.ReportDir), "/"), "/"); top != "" && top != "." {
-		mounts = append(mounts, "/"+top)
+	if err != nil {
+		rep.Checks = []Check{{Name: "break", Title: "the FIPS module can be broken", Required: true, Status: Failed, Detail: err.Error()}}
+		return rep
 	}
-	return mounts
-}
-
-// ReportName is the file name of a step's report.
-func ReportName(kind, mutation string) string {
-	if mutation != "" {
-		kind += "-" + mutation
-	}
-	return kind + ".json"
-}
-
-func stage(r *Report) string {
-	if r.Mutation != "" {
-		return r.Kind + ": " + r.Mutation
-	}
-	return r.Kind
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
-}
-
-func marshalReport(r *Report) ([]byte, error) {
-	return json.MarshalIndent(r, "", "  ")
+	rep.Broken = b.broken
+	rep.Checks = []Check{newRunner(spec).app(ctx, negative)}
+	return rep
 }
 
 // runner runs the image's commands inside its own root, as `docker run`
@@ -254,7 +254,7 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 		c.Detail = "the application " + o.Describe()
 		return c
 	}
-	if o.StartError != nil {
+	if o.StartError != nil || o.ProcessLimit {
 		c.Status = Failed
 		c.Detail = "the application " + o.Describe() + ": a refusal to run cannot be shown"
 		return c

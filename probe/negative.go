@@ -1,15 +1,16 @@
 package probe
 
 import (
-	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"regexp"
 	"strings"
-	"syscall"
 
 	"github.com/fipsgate/fipsgate/imagefs"
+	"golang.org/x/sys/unix"
 )
 
 // Negative is one negative test: a way to break the FIPS module.
@@ -33,161 +34,227 @@ func Negatives(m *ModuleFacts) []Negative {
 	return append(ns, Negative{MutationModuleChanged, "FIPS module corrupted (one byte changed)"})
 }
 
-// runNegatives runs every negative test that applies, one after the other
-// in the container's own copy-on-write copy of the image: each breaks one
-// thing and runs the checks; then it kills what they left running, puts
-// the original file back and removes what they added, before the next. It
-// writes each report as soon as it has it.
-//
-// added is the record of the image as it was before any of them ran.
-func runNegatives(ctx context.Context, spec Spec, m *ModuleFacts, added *leftovers, write func(*Report) error) error {
-	root := imagefs.Root{Dir: spec.Root}
-	r := newRunner(spec)
-	var skip *Check // why the remaining tests do not run
+// applies tells whether a mutation is one of Negatives(m).
+func applies(m *ModuleFacts, mutation string) bool {
 	for _, n := range Negatives(m) {
-		rep := &Report{Kind: KindNegative, Mutation: n.Mutation}
-		if skip != nil {
-			rep.Checks = []Check{*skip}
-			if err := write(rep); err != nil {
-				return err
-			}
-			continue
+		if n.Mutation == mutation {
+			return true
 		}
-		restore, broken, err := breakModule(root, m, n.Mutation)
-		switch {
-		case err != nil:
-			rep.Checks = []Check{{Name: "break", Title: "the FIPS module can be broken", Required: true, Status: Failed,
-				Detail: n.Title + ": " + err.Error()}}
-		case broken == "":
-			rep.Checks = []Check{{Name: "break", Title: "the FIPS module can be broken", Status: NotRun,
-				Detail: "no FIPS module in the image: nothing to break"}}
-		default:
-			fmt.Println(broken)
-			rep.Broken = broken
-			rep.Checks = r.negativeChecks(ctx)
-			killStrays()
+	}
+	return false
+}
+
+// byteEdit is one byte written in place in a file of the image. Every run
+// of the application writes the same bytes of the same files, the original
+// byte where the run breaks nothing, and puts their times back: so the
+// files it finds differ from one run to the next only by the breakage, not
+// by a newer change time or a different inode, nor by a saved copy nearby.
+type byteEdit struct {
+	path    string
+	off     int64
+	corrupt func(byte) byte // nil: the original byte is written back
+}
+
+func invertByte(b byte) byte { return b ^ 0xff }
+
+// otherHexDigit keeps a corrupted module-mac a well-formed one, so that it
+// is the MAC check, not the parser, that rejects it.
+func otherHexDigit(b byte) byte {
+	if b == '0' {
+		return '1'
+	}
+	return '0'
+}
+
+// breakage is what a run does to the image before the application starts.
+type breakage struct {
+	edits  []byteEdit
+	remove string // a file to remove, "" for none
+	broken string // what it breaks, in words; "" for the run as built
+}
+
+// planBreakage says what run does to the module m: for RunApp, each
+// edit writes the original byte; for a mutation, one of them breaks it, or
+// the configuration goes.
+func planBreakage(m *ModuleFacts, run string) (breakage, error) {
+	var b breakage
+	if m == nil || m.RealPath == "" {
+		return b, nil
+	}
+	module := byteEdit{path: m.RealPath, off: m.Size / 2}
+	if run == MutationModuleChanged {
+		module.corrupt = invertByte
+		b.broken = fmt.Sprintf("the byte at offset %d of %s inverted", module.off, m.RealPath)
+	}
+	b.edits = append(b.edits, module)
+	if m.Layout != LayoutConfigMAC || m.RealConfig == "" {
+		return b, nil
+	}
+	switch run {
+	case MutationConfigRemoved:
+		b.remove = m.RealConfig
+		b.broken = m.RealConfig + " removed"
+		return b, nil
+	}
+	off, err := moduleMACDigit(m.ConfigContent, m.Section)
+	if err != nil {
+		return b, fmt.Errorf("%s: %w", m.RealConfig, err)
+	}
+	cnf := byteEdit{path: m.RealConfig, off: int64(off)}
+	if run == MutationMACCorrupted {
+		cnf.corrupt = otherHexDigit
+		b.broken = "one hex digit of module-mac changed in " + m.RealConfig
+	}
+	b.edits = append(b.edits, cnf)
+	return b, nil
+}
+
+// apply makes the breakage in root and returns how to undo it. It never
+// follows a symlink out of the root, and writes only to regular files.
+func (b breakage) apply(root imagefs.Root) (undo func() error, err error) {
+	var undos []func() error
+	undo = func() error {
+		var errs []error
+		for i := len(undos) - 1; i >= 0; i-- {
+			errs = append(errs, undos[i]())
 		}
-		if restore != nil {
-			if err := restore(); err != nil {
-				skip = &Check{Name: "restored", Title: "the image was restored after the previous negative test", Required: true, Status: Failed,
-					Detail: "after " + n.Title + ": " + err.Error()}
-			}
+		return errors.Join(errs...)
+	}
+	for _, e := range b.edits {
+		u, err := e.apply(root)
+		if err != nil {
+			return nil, errors.Join(err, undo())
 		}
-		if removed := added.remove(); len(removed) > 0 {
-			fmt.Printf("removed what the negative test left in the image: %s\n", strings.Join(removed, ", "))
+		undos = append(undos, u)
+	}
+	if b.remove != "" {
+		u, err := removeFile(root, b.remove)
+		if err != nil {
+			return nil, errors.Join(err, undo())
 		}
-		// An application that neither exits nor listens while the module is
-		// broken holds each test for its whole timeout; one is enough to
-		// show that the image does not enforce FIPS.
-		for _, c := range rep.Checks {
-			if c.Name == "app-refuses" && c.TimedOut && skip == nil {
-				skip = &Check{Name: "app-refuses", Title: "the application refuses to run without a valid FIPS module", Status: NotRun,
-					Detail: "not run: with " + n.Title + " the application was still running when its " + r.timeout.String() + " timeout ran out"}
-			}
-		}
-		if err := write(rep); err != nil {
+		undos = append(undos, u)
+	}
+	return undo, nil
+}
+
+// openRegular opens name inside root without blocking on a FIFO or a
+// device, and refuses anything but a regular file.
+func openRegular(root imagefs.Root, name string, flag int) (*os.File, *unix.Stat_t, error) {
+	p, err := root.Resolve(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(p, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s is not a regular file (mode %#o)", name, st.Mode)
+	}
+	return f, &st, nil
+}
+
+// apply writes the edit's byte and returns how to write the original back.
+func (e byteEdit) apply(root imagefs.Root) (func() error, error) {
+	f, st, err := openRegular(root, e.path, os.O_RDWR)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if e.off >= st.Size {
+		return nil, fmt.Errorf("%s: offset %d is past its end (%d bytes): it changed since it was read", e.path, e.off, st.Size)
+	}
+	var orig [1]byte
+	if _, err := f.ReadAt(orig[:], e.off); err != nil {
+		return nil, fmt.Errorf("%s: %w", e.path, err)
+	}
+	b := orig[0]
+	if e.corrupt != nil {
+		b = e.corrupt(b)
+	}
+	if err := writeByteKeepingTimes(f, e.off, b, st); err != nil {
+		return nil, fmt.Errorf("%s: %w", e.path, err)
+	}
+	return func() error {
+		f, _, err := openRegular(root, e.path, os.O_RDWR)
+		if err != nil {
 			return err
 		}
-	}
-	return nil
+		defer f.Close()
+		if err := writeByteKeepingTimes(f, e.off, orig[0], st); err != nil {
+			return fmt.Errorf("%s: %w", e.path, err)
+		}
+		return nil
+	}, nil
 }
 
-// negativeChecks are what must refuse to work with the module broken: an
-// OpenSSL digest and the application, at once.
-func (r *runner) negativeChecks(ctx context.Context) []Check {
-	return runConcurrently(
-		func() Check {
-			return r.opensslCheck(ctx, Check{Name: "openssl-digest-fails", Title: "an OpenSSL digest fails", Required: true}, false, "fipsgate", nil, "dgst", "-sha256")
-		},
-		func() Check { return r.app(ctx, true) },
-	)
+func writeByteKeepingTimes(f *os.File, off int64, b byte, st *unix.Stat_t) error {
+	if _, err := f.WriteAt([]byte{b}, off); err != nil {
+		return err
+	}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, f.Name(), []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
 }
 
-// breakModule applies one mutation in place and returns how to undo it and
-// what it changed, "" when there is nothing to break.
-func breakModule(root imagefs.Root, m *ModuleFacts, mutation string) (restore func() error, broken string, err error) {
-	if m == nil || m.RealPath == "" {
-		return nil, "", nil
-	}
-	switch mutation {
-	case MutationConfigRemoved:
-		restore, err = swapFile(root, m.RealConfig, nil)
-		return restore, m.RealConfig + " removed", err
-	case MutationMACCorrupted:
-		changed, err := CorruptModuleMAC(m.ConfigContent, m.Section)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", m.RealConfig, err)
-		}
-		restore, err = swapFile(root, m.RealConfig, []byte(changed))
-		return restore, "one hex digit of module-mac changed in " + m.RealConfig, err
-	case MutationModuleChanged:
-		p, err := root.Resolve(m.RealPath)
-		if err != nil {
-			return nil, "", err
-		}
-		dt, err := os.ReadFile(p)
-		if err != nil {
-			return nil, "", err
-		}
-		if len(dt) == 0 {
-			return nil, "", fmt.Errorf("%s is empty", m.RealPath)
-		}
-		off := len(dt) / 2
-		dt[off] ^= 0xff
-		restore, err = swapFile(root, m.RealPath, dt)
-		return restore, fmt.Sprintf("the byte at offset %d of %s inverted", off, m.RealPath), err
-	}
-	return nil, "", fmt.Errorf("unknown mutation %q", mutation)
-}
+// maxConfigSize bounds a configuration file the probe holds to restore it.
+const maxConfigSize = 1 << 20
 
-// swapFile moves the file at name aside and, unless content is nil, puts
-// a file with that content, mode and owner in its place. Restoring renames
-// the original back: the same inode, byte for byte. The names it uses end
-// neither in .cnf nor in .conf, so that a directory .include skips them.
-func swapFile(root imagefs.Root, name string, content []byte) (func() error, error) {
+// removeFile removes name and returns how to put it back as it was:
+// content, mode, owner and times.
+func removeFile(root imagefs.Root, name string) (func() error, error) {
+	f, st, err := openRegular(root, name, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	dt, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(dt) > maxConfigSize {
+		return nil, fmt.Errorf("%s is over %d bytes", name, maxConfigSize)
+	}
 	p, err := root.Resolve(name)
 	if err != nil {
 		return nil, err
 	}
-	st, err := os.Lstat(p)
-	if err != nil {
+	if err := os.Remove(p); err != nil {
 		return nil, err
 	}
-	saved, replacement := p+".fipsgate-saved", p+".fipsgate-broken"
-	if content != nil {
-		if err := os.WriteFile(replacement, content, st.Mode().Perm()); err != nil {
-			return nil, err
+	return func() error {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+		if err != nil {
+			return err
 		}
-		// WriteFile's mode is subject to the umask; the owner is ours.
-		if err := os.Chmod(replacement, st.Mode().Perm()); err != nil {
-			return nil, err
+		defer f.Close()
+		if _, err := f.Write(dt); err != nil {
+			return err
 		}
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			if err := os.Lchown(replacement, int(sys.Uid), int(sys.Gid)); err != nil {
-				return nil, err
-			}
+		if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
+			return err
 		}
-	}
-	if err := os.Rename(p, saved); err != nil {
-		return nil, err
-	}
-	restore := func() error { return os.Rename(saved, p) }
-	if content != nil {
-		if err := os.Rename(replacement, p); err != nil {
-			return nil, fmt.Errorf("%w (and restoring: %v)", err, restore())
+		if err := f.Chmod(os.FileMode(st.Mode & 0o7777)); err != nil {
+			return err
 		}
-	}
-	return restore, nil
+		return unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+	}, nil
 }
 
 var macLine = regexp.MustCompile(`^(\s*module-mac\s*=\s*)([0-9A-Fa-f])`)
 
-// CorruptModuleMAC changes one hex digit of module-mac in the given
-// section of a fipsmodule.cnf text, leaving everything else as it was.
-func CorruptModuleMAC(content, section string) (string, error) {
-	lines := strings.Split(content, "\n")
+// moduleMACDigit returns the offset, in a fipsmodule.cnf text, of the first
+// hex digit of module-mac in the given section.
+func moduleMACDigit(content, section string) (int, error) {
+	off := 0
 	current := ""
-	for i, line := range lines {
+	for _, line := range strings.SplitAfter(content, "\n") {
+		start := off
+		off += len(line)
 		t := strings.TrimSpace(line)
 		if strings.HasPrefix(t, "[") && strings.Contains(t, "]") {
 			current = strings.TrimSpace(t[1:strings.Index(t, "]")])
@@ -196,17 +263,19 @@ func CorruptModuleMAC(content, section string) (string, error) {
 		if section != "" && current != section {
 			continue
 		}
-		m := macLine.FindStringSubmatchIndex(line)
-		if m == nil {
-			continue
+		if m := macLine.FindStringSubmatchIndex(line); m != nil {
+			return start + m[4], nil
 		}
-		digit := line[m[4]]
-		repl := byte('0')
-		if digit == '0' {
-			repl = '1'
-		}
-		lines[i] = line[:m[4]] + string(repl) + line[m[5]:]
-		return strings.Join(lines, "\n"), nil
 	}
-	return "", fmt.Errorf("no module-mac in section [%s]", section)
+	return 0, fmt.Errorf("no module-mac in section [%s]", section)
+}
+
+// CorruptModuleMAC changes one hex digit of module-mac in the given
+// section of a fipsmodule.cnf text, leaving everything else as it was.
+func CorruptModuleMAC(content, section string) (string, error) {
+	off, err := moduleMACDigit(content, section)
+	if err != nil {
+		return "", err
+	}
+	return content[:off] + string(otherHexDigit(content[off])) + content[off+1:], nil
 }

@@ -1,13 +1,14 @@
 package probe
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/fipsgate/fipsgate/imagefs"
 )
 
 func TestCorruptModuleMAC(t *testing.T) {
@@ -46,142 +47,216 @@ func TestNegatives(t *testing.T) {
 	}
 }
 
-// negativeRoot is an image root with a module and its fipsmodule.cnf, and
-// the facts the static checks would have found of them.
-func negativeRoot(t *testing.T) (string, *ModuleFacts, map[string][]byte) {
-	root := t.TempDir()
-	files := map[string][]byte{
-		"/etc/ssl/fipsmodule.cnf":       []byte("[fips_sect]\nactivate = 1\nmodule-mac = AB:CD\n"),
-		"/usr/lib/ossl-modules/fips.so": bytes.Repeat([]byte{1, 2, 3, 4}, 1000),
-	}
-	for _, dir := range []string{"run", "var/cache", "dev/shm"} {
-		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, dt := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, dt, 0o640); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m := &ModuleFacts{Path: "/usr/lib/ossl-modules/fips.so", RealPath: "/usr/lib/ossl-modules/fips.so", Layout: LayoutConfigMAC,
-		Config: "/etc/ssl/fipsmodule.cnf", RealConfig: "/etc/ssl/fipsmodule.cnf", Section: "fips_sect", ConfigContent: string(files["/etc/ssl/fipsmodule.cnf"])}
-	return root, m, files
+// fileState is what a process of the image can see of a file: all but the
+// change time, which every run moves alike, and the access time, which
+// reading moves.
+type fileState struct {
+	mode, uid, gid uint32
+	size           int64
+	ino            uint64
+	mtime          syscall.Timespec
+	content        string
 }
 
-// Each negative test breaks exactly one thing, which the application
-// sees, and the image is put back as it was before the next one.
-func TestRunNegativesBreaksOneThingAtATime(t *testing.T) {
-	root, m, files := negativeRoot(t)
-	cnf, module := filepath.Join(root, m.RealConfig), filepath.Join(root, m.RealPath)
-	if err := os.WriteFile(filepath.Join(root, "good.cnf"), files[m.RealConfig], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "good.so"), files[m.RealPath], 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// The "application" exits with a status that says what it found broken.
-	// The image's PATH has no openssl: only the application is checked.
-	// It leaves a pid file and a cache behind, and refuses to start while a
-	// pid file exists: what a run leaves must be gone before the next.
-	script := `PATH=/usr/bin:/bin
-test -e ` + root + `/run/app.pid && { echo "already running"; exit 9; }
-touch ` + root + `/run/app.pid
-mkdir -p ` + root + `/var/cache/app/x
-touch ` + root + `/dev/shm/sem.app
-test -f ` + cnf + ` || exit 3
-cmp -s ` + cnf + ` ` + root + `/good.cnf || exit 4
-cmp -s ` + module + ` ` + root + `/good.so || exit 5
-exit 0`
-	spec := Spec{Root: root, App: []string{"/bin/sh", "-c", script}, TimeoutSeconds: 10, Image: Image{Env: []string{"PATH=/nonexistent"}}}
-	var reports []*Report
-	if err := runNegatives(context.Background(), spec, m, newLeftovers(root, nil), func(r *Report) error { reports = append(reports, r); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int{MutationConfigRemoved: 3, MutationMACCorrupted: 4, MutationModuleChanged: 5}
-	if len(reports) != len(want) {
-		t.Fatalf("%d reports, want %d", len(reports), len(want))
-	}
-	for _, r := range reports {
-		for _, c := range r.Checks {
-			if c.Name != "app-refuses" {
-				continue
+func snapshot(t *testing.T, root string) map[string]fileState {
+	t.Helper()
+	files := map[string]fileState{}
+	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		st := info.Sys().(*syscall.Stat_t)
+		fs := fileState{mode: st.Mode, uid: st.Uid, gid: st.Gid, size: st.Size, ino: st.Ino, mtime: st.Mtim}
+		if info.Mode().IsRegular() {
+			dt, err := os.ReadFile(p)
+			if err != nil {
+				return err
 			}
-			if c.Status != Passed || c.ExitCode == nil || *c.ExitCode != want[r.Mutation] {
-				t.Errorf("%s: %s %s (exit %v), want exit %d", r.Mutation, c.Status, c.Detail, c.ExitCode, want[r.Mutation])
-			}
+			fs.content = string(dt)
 		}
-		if r.Broken == "" {
-			t.Errorf("%s: the report does not say what was broken", r.Mutation)
-		}
+		rel, _ := filepath.Rel(root, p)
+		files["/"+rel] = fs
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, left := range []string{"/run/app.pid", "/var/cache/app", "/dev/shm/sem.app"} {
-		if _, err := os.Lstat(filepath.Join(root, left)); err == nil {
-			t.Errorf("%s, left by the application, is still there", left)
-		}
-	}
-	for name, dt := range files {
-		p := filepath.Join(root, name)
-		got, err := os.ReadFile(p)
-		if err != nil || !bytes.Equal(got, dt) {
-			t.Errorf("%s was not restored: %v", name, err)
-		}
-		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o640 {
-			t.Errorf("%s: mode %v, %v", name, st.Mode(), err)
-		}
-		entries, _ := os.ReadDir(filepath.Dir(p))
-		if len(entries) != 1 {
-			t.Errorf("%s: left behind %v", filepath.Dir(p), entries)
-		}
-	}
+	return files
 }
 
-// An application that runs on with the module broken fails each test; one
-// that hangs holds only the first for its timeout, and the rest say why
-// they did not run.
-func TestRunNegativesApplicationThatDoesNotRefuse(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		script string
-		want   []string
-	}{
-		{"exits 0", "exit 0", []string{Failed, Failed, Failed}},
-		{"hangs", "exec /bin/sleep 30", []string{Failed, NotRun, NotRun}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			root, m, _ := negativeRoot(t)
-			spec := Spec{Root: root, App: []string{"/bin/sh", "-c", tc.script}, TimeoutSeconds: 0.3, Image: Image{Env: []string{"PATH=/nonexistent"}}}
-			var got []string
-			err := runNegatives(context.Background(), spec, m, newLeftovers(root, nil), func(r *Report) error {
-				for _, c := range r.Checks {
-					if c.Name == "app-refuses" {
-						got = append(got, c.Status)
-					}
-				}
-				return nil
-			})
+// Each run writes the same bytes of the same files: the image it leaves
+// differs from the image as built only by the one breakage, in content
+// alone — no saved copy, no other inode, no other time, mode or owner.
+func TestBreakageChangesOnlyWhatItBreaks(t *testing.T) {
+	for _, run := range []string{RunApp, MutationConfigRemoved, MutationMACCorrupted, MutationModuleChanged} {
+		t.Run(run, func(t *testing.T) {
+			root := fakeImage(t, goodConfig, goodModuleCnf)
+			cnf := filepath.Join(root, "etc/ssl/fipsmodule.cnf")
+			if err := os.Chown(cnf, 12, 34); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(cnf, 0o640); err != nil {
+				t.Fatal(err)
+			}
+			m := staticReport(Spec{Root: root}).Module
+			before := snapshot(t, root)
+			b, err := planBreakage(m, run)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
-				t.Errorf("app-refuses: %v, want %v", got, tc.want)
+			undo, err := b.apply(imagefs.Root{Dir: root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			after := snapshot(t, root)
+			var changed []string
+			for name, was := range before {
+				now, ok := after[name]
+				switch {
+				case !ok:
+					changed = append(changed, "removed "+name)
+				case now.content != was.content:
+					changed = append(changed, "content of "+name)
+					now.content = was.content
+					if now != was {
+						t.Errorf("%s: %+v, was %+v", name, now, was)
+					}
+				case now != was && !(run == MutationConfigRemoved && name == "/etc/ssl"):
+					t.Errorf("%s: %+v, was %+v", name, now, was)
+				}
+			}
+			for name := range after {
+				if _, ok := before[name]; !ok {
+					t.Errorf("%s was added", name)
+				}
+			}
+			want := map[string]string{
+				RunApp:                "",
+				MutationConfigRemoved: "removed /etc/ssl/fipsmodule.cnf",
+				MutationMACCorrupted:  "content of /etc/ssl/fipsmodule.cnf",
+				MutationModuleChanged: "content of /usr/lib/x86_64-linux-gnu/ossl-modules/fips.so",
+			}[run]
+			if got := strings.Join(changed, ", "); got != want {
+				t.Errorf("changed: %q, want %q", got, want)
+			}
+			if (b.broken == "") != (run == RunApp) {
+				t.Errorf("broken = %q", b.broken)
+			}
+			if err := undo(); err != nil {
+				t.Fatal(err)
+			}
+			restored := snapshot(t, root)
+			for name, was := range before {
+				if now := restored[name]; name != "/etc/ssl" && (now.content != was.content || now.mode != was.mode || now.uid != was.uid || now.gid != was.gid || now.mtime != was.mtime) {
+					t.Errorf("%s not restored: %+v, was %+v", name, now, was)
+				}
 			}
 		})
 	}
 }
 
-// What the probe writes under its report mount is never taken for
-// something an application left behind.
-func TestContainerMountsCoverTheReports(t *testing.T) {
-	got := containerMounts(Spec{Root: "/", ReportDir: "/.fipsgate-report/linux-arm-v7"})
-	if !slices.Contains(got, "/.fipsgate-report") {
-		t.Errorf("containerMounts = %v: the report mount is not skipped", got)
+// A file the breakage must write that is not a regular file is refused,
+// without blocking on it.
+func TestBreakageRefusesFIFO(t *testing.T) {
+	root := fakeImage(t, goodConfig, goodModuleCnf)
+	m := staticReport(Spec{Root: root}).Module
+	cnf := filepath.Join(root, "etc/ssl/fipsmodule.cnf")
+	if err := os.Remove(cnf); err != nil {
+		t.Fatal(err)
 	}
-	if got := containerMounts(Spec{Root: t.TempDir(), ReportDir: "/x/y"}); got != nil {
-		t.Errorf("with the image elsewhere than /, nothing is a container mount: %v", got)
+	if err := syscall.Mkfifo(cnf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := planBreakage(m, RunApp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.apply(imagefs.Root{Dir: root}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// The application runs once per container: in each, it sees the image as
+// built but for the one breakage of its run.
+func TestRunApplication(t *testing.T) {
+	root0 := fakeImage(t, goodConfig, goodModuleCnf)
+	good := t.TempDir()
+	for _, f := range []string{"etc/ssl/fipsmodule.cnf", "usr/lib/x86_64-linux-gnu/ossl-modules/fips.so"} {
+		dt, err := os.ReadFile(filepath.Join(root0, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(good, filepath.Base(f)), dt, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		run  string
+		exit int
+	}{{RunApp, 0}, {MutationConfigRemoved, 3}, {MutationMACCorrupted, 4}, {MutationModuleChanged, 5}} {
+		t.Run(tc.run, func(t *testing.T) {
+			root := fakeImage(t, goodConfig, goodModuleCnf)
+			cnf, module := filepath.Join(root, "etc/ssl/fipsmodule.cnf"), filepath.Join(root, "usr/lib/x86_64-linux-gnu/ossl-modules/fips.so")
+			script := `PATH=/usr/bin:/bin
+test -f ` + cnf + ` || exit 3
+cmp -s ` + cnf + ` ` + good + `/fipsmodule.cnf || exit 4
+cmp -s ` + module + ` ` + good + `/fips.so || exit 5
+exit 0`
+			spec := Spec{Root: root, Run: tc.run, App: []string{"/bin/sh", "-c", script}, TimeoutSeconds: 10, ReadySeconds: 5, Image: Image{Env: []string{"PATH=/nonexistent"}}}
+			rep := runApplication(context.Background(), spec)
+			if len(rep.Checks) != 1 {
+				t.Fatalf("checks: %+v", rep.Checks)
+			}
+			c := rep.Checks[0]
+			if c.Status != Passed || c.ExitCode == nil || *c.ExitCode != tc.exit {
+				t.Errorf("%s: %s %s (exit %v), want exit %d", c.Name, c.Status, c.Detail, c.ExitCode, tc.exit)
+			}
+			if (rep.Kind == KindNegative) != (tc.run != RunApp) || (rep.Broken == "") != (tc.run == RunApp) {
+				t.Errorf("report %s %q broken %q", rep.Kind, rep.Mutation, rep.Broken)
+			}
+			if rep.Module == nil || rep.Module.RealPath == "" {
+				t.Error("the report does not say which module the run found")
+			}
+		})
+	}
+}
+
+// An application that runs on with the module broken fails the test.
+func TestRunApplicationThatDoesNotRefuse(t *testing.T) {
+	for _, script := range []string{"exit 0", "exec /bin/sleep 30"} {
+		root := fakeImage(t, goodConfig, goodModuleCnf)
+		spec := Spec{Root: root, Run: MutationModuleChanged, App: []string{"/bin/sh", "-c", script}, TimeoutSeconds: 0.3, Image: Image{Env: []string{"PATH=/nonexistent"}}}
+		c := runApplication(context.Background(), spec).Checks[0]
+		if c.Name != "app-refuses" || c.Status != Failed || !strings.Contains(c.Detail, "DOES NOT ENFORCE FIPS") {
+			t.Errorf("%q: %s %s: %s", script, c.Name, c.Status, c.Detail)
+		}
+	}
+}
+
+// A mutation that does not apply to the module's layout runs nothing.
+func TestRunApplicationNotApplicable(t *testing.T) {
+	root := fakeImage(t, goodConfig, "[fips_sect]\nactivate = 1\n")
+	spec := Spec{Root: root, Run: MutationMACCorrupted, App: []string{"/bin/false"}}
+	c := runApplication(context.Background(), spec).Checks[0]
+	if c.Name != "break" || c.Status != NotRun {
+		t.Errorf("%+v", c)
+	}
+}
+
+// The static run's negative tests leave the image as it was built.
+func TestRunStaticRestoresTheImage(t *testing.T) {
+	root := fakeImage(t, goodConfig, goodModuleCnf)
+	before := snapshot(t, root)
+	reports := Run(context.Background(), Spec{Root: root, Run: RunStatic, Image: Image{Env: []string{"PATH=/nonexistent"}}})
+	if len(reports) != 5 {
+		t.Fatalf("%d reports, want static, self-test and three negative tests", len(reports))
+	}
+	after := snapshot(t, root)
+	for name, was := range before {
+		now := after[name]
+		now.ino, was.ino = 0, 0 // the removed fipsmodule.cnf comes back as a new file
+		if now != was && name != "/etc/ssl" {
+			t.Errorf("%s: %+v, was %+v", name, now, was)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -177,21 +178,29 @@ func TestActiveFIPSProvider(t *testing.T) {
 	}
 }
 
-func TestDecodeReport(t *testing.T) {
+func TestDecodeResult(t *testing.T) {
+	const head = `{"version":2,"platform":"linux/amd64","run":"app",`
 	for _, tc := range []struct {
 		in   string
 		want string
 	}{
-		{`{"version":1,"kind":"static","checks":[{"name":"x","status":"passed"}]}`, ""},
-		{`{"version":2,"kind":"static"}`, "version"},
-		{`{"version":1,"kind":"other"}`, "unknown kind"},
-		{`{"version":1,"kind":"static","checks":[{"name":"x","status":"ok"}]}`, "unknown status"},
-		{`{"version":1,`, "malformed"},
-		{strings.Repeat(" ", MaxReportSize+1), "limit"},
+		{head + `"reports":[{"kind":"self-test","checks":[{"name":"x","status":"passed"}]}]}`, ""},
+		{head + `"reports":[{"kind":"negative","mutation":"module-corrupted"}]}`, ""},
+		{`{"version":1,"platform":"linux/amd64","run":"app"}`, "version"},
+		{`{"version":2,"platform":"linux/386","run":"app"}`, "want run"},
+		{`{"version":2,"platform":"linux/amd64","run":"static"}`, "want run"},
+		{head + `"reports":[null]}`, "null report"},
+		{head + `"reports":[{"kind":"other"}]}`, "unknown kind"},
+		{head + `"reports":[{"kind":"negative"}]}`, "mutation"},
+		{head + `"reports":[{"kind":"negative","mutation":"nothing-broken"}]}`, "mutation"},
+		{head + `"reports":[{"kind":"static","mutation":"module-corrupted"}]}`, "mutation"},
+		{head + `"reports":[{"kind":"static","checks":[{"name":"x","status":"ok"}]}]}`, "unknown status"},
+		{`{"version":2,`, "malformed"},
+		{strings.Repeat(" ", MaxResultSize+1), "limit"},
 	} {
-		_, err := DecodeReport([]byte(tc.in))
+		_, err := DecodeResult([]byte(tc.in), "linux/amd64", "app")
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
-			t.Errorf("DecodeReport(%.40q) = %v, want %q", tc.in, err, tc.want)
+			t.Errorf("DecodeResult(%.60q) = %v, want %q", tc.in, err, tc.want)
 		}
 	}
 }
@@ -206,15 +215,23 @@ func TestKillStrays(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(100 * time.Millisecond)
-		if killOthers() == 0 {
+		if countOthers() == 0 {
 			t.Fatal("no daemon to kill: the test proves nothing")
 		}
-		killStrays()
-		if n := killOthers(); n != 0 {
+		if err := killStrays(); err != nil {
+			t.Fatal(err)
+		}
+		if n := countOthers(); n != 0 {
 			t.Fatalf("%d processes left", n)
 		}
 		return
 	}
+	inPIDNamespace(t, "TestKillStrays")
+}
+
+// inPIDNamespace runs the test again as init of a PID namespace of its own,
+// as the probe is in a check container.
+func inPIDNamespace(t *testing.T, name string) {
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -224,10 +241,41 @@ func TestKillStrays(t *testing.T) {
 		// Without root, a user namespace of its own allows the PID one.
 		args = append([]string{"--user", "--map-root-user"}, args...)
 	}
-	cmd := exec.Command("unshare", append(args, self, "-test.run=^TestKillStrays$", "-test.v")...)
+	cmd := exec.Command("unshare", append(args, self, "-test.run=^"+name+"$", "-test.v")...)
 	cmd.Env = append(os.Environ(), "FIPSGATE_TEST_PIDNS=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "PASS") {
 		t.Fatalf("in a PID namespace: %v\n%s", err, out)
+	}
+}
+
+// Past MaxProcesses, the probe kills every process of the image, and the
+// command that started them neither ran nor refused.
+func TestProcessLimit(t *testing.T) {
+	if os.Getenv("FIPSGATE_TEST_PIDNS") != "1" {
+		inPIDNamespace(t, "TestProcessLimit")
+		return
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go watchProcesses(stop)
+	// A command that stays under the limit is not touched.
+	if o := run(context.Background(), command{Args: []string{"/bin/sh", "-c", "sleep 0.1 & sleep 0.1 & wait; exit 3"}, Timeout: 10 * time.Second}); o.ProcessLimit || !o.Refused() {
+		t.Fatalf("outcome %+v", o)
+	}
+	script := fmt.Sprintf("i=0; while [ $i -lt %d ]; do sleep 30 & i=$((i+1)); done; wait", 2*MaxProcesses)
+	o := run(context.Background(), command{Args: []string{"/bin/sh", "-c", script}, Timeout: 60 * time.Second})
+	if !o.ProcessLimit || o.Ran() || o.Refused() {
+		t.Fatalf("outcome %+v: %s", o, o.Describe())
+	}
+	if err := killStrays(); err != nil {
+		t.Fatal(err)
+	}
+	if n := countOthers(); n != 0 {
+		t.Fatalf("%d processes left", n)
+	}
+	// Whatever runs after it in the container concludes nothing.
+	if o := run(context.Background(), command{Args: []string{"/bin/sh", "-c", "exit 3"}, Timeout: 10 * time.Second}); !o.ProcessLimit || o.Refused() {
+		t.Fatalf("outcome %+v", o)
 	}
 }

@@ -1,13 +1,17 @@
 // Package probe is the half of fipsgate that runs inside check containers:
 // the frontend's own binary, mounted read-only, started as `fipsgate probe`.
-// It reads a Spec, runs its steps (static checks, self-test, negative
-// tests) and writes a Report for each. It always exits 0 when it could
-// write its reports: the frontend reads them and decides.
+// Each check container does one Run of a platform's verification: it reads
+// its Spec from a file, runs its steps and writes one Result, which holds a
+// Report for each step. It exits 0 whenever it could write its result: the
+// frontend reads them and decides.
 package probe
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path"
+	"strings"
 
 	"github.com/fipsgate/fipsgate/fipsmodule"
 	"github.com/fipsgate/fipsgate/inventory"
@@ -28,8 +32,37 @@ const (
 	MutationModuleChanged = "module-corrupted"
 )
 
-// ReportVersion changes when Report changes incompatibly.
-const ReportVersion = 1
+// What each check container of a platform does: RunStatic, RunApp, or
+// one of the mutations, which runs the application with that one thing
+// broken.
+const (
+	// RunStatic reads the image before anything of it runs (the static
+	// checks and the crypto inventory), then runs the image's openssl
+	// command on it as built and with each breakage. It never starts the
+	// application.
+	RunStatic = "static"
+	// RunApp runs the application on the image as built.
+	RunApp = "app"
+)
+
+// Runs lists every check container of one platform: the application runs
+// once as built and once for each mutation, each in a container of its own
+// from the image as built, so that no run can see what another left.
+func Runs() []string {
+	return []string{RunStatic, RunApp, MutationConfigRemoved, MutationMACCorrupted, MutationModuleChanged}
+}
+
+// IsMutation tells whether run breaks something.
+func IsMutation(run string) bool {
+	switch run {
+	case MutationConfigRemoved, MutationMACCorrupted, MutationModuleChanged:
+		return true
+	}
+	return false
+}
+
+// ReportVersion changes when Report or Result changes incompatibly.
+const ReportVersion = 2
 
 // Image is the part of an image config that decides how its processes run.
 type Image struct {
@@ -38,15 +71,15 @@ type Image struct {
 	WorkingDir string   `json:"workingDir,omitempty"`
 }
 
-// Spec is what the frontend asks of one probe run.
+// Spec is what the frontend asks of one check container.
 type Spec struct {
 	Platform string `json:"platform"`
+	// Run is what this container does: one of Runs().
+	Run string `json:"run"`
 	// Root is where the image's root filesystem is: "/", the container's
 	// root, for anything that runs the image's programs.
-	Root string `json:"root"`
-	// ReportDir is where the reports go, named by ReportName.
-	ReportDir string `json:"reportDir"`
-	Image     Image  `json:"image"`
+	Root  string `json:"root"`
+	Image Image  `json:"image"`
 	// App is the application check's command (exec form), empty for none.
 	App []string `json:"app,omitempty"`
 	// AppSource says where App came from, for the report.
@@ -58,6 +91,9 @@ type Spec struct {
 	// For the crypto inventory of the static checks.
 	Strict     bool                  `json:"strict,omitempty"`
 	Exceptions []inventory.Exception `json:"exceptions,omitempty"`
+	// Mounts are the container's paths that are not the image's: the
+	// probe's and the output directory. The probe knows them itself.
+	Mounts []string `json:"-"`
 }
 
 // Status of a check.
@@ -143,31 +179,58 @@ type Report struct {
 	AppSource string   `json:"appSource,omitempty"`
 }
 
-// MaxReportSize bounds what the frontend reads back.
-const MaxReportSize = 4 << 20
+// Result is what one check container writes, once, after every process of
+// the image in it is gone: the reports of its steps.
+type Result struct {
+	Version  int       `json:"version"`
+	Platform string    `json:"platform"`
+	Run      string    `json:"run"`
+	Reports  []*Report `json:"reports"`
+}
 
-// DecodeReport parses a report, refusing what the frontend cannot trust.
-func DecodeReport(dt []byte) (*Report, error) {
-	if len(dt) > MaxReportSize {
-		return nil, fmt.Errorf("report is %d bytes, over the %d limit", len(dt), MaxReportSize)
+// MaxResultSize bounds what the frontend reads back.
+const MaxResultSize = 8 << 20
+
+// ResultFile is where, in the merged outputs of every check container, the
+// result of one run of one platform lies.
+func ResultFile(platform, run string) string {
+	return path.Join("/", strings.NewReplacer("/", "-", ":", "-").Replace(platform), run+".json")
+}
+
+// DecodeResult parses a result, refusing what the frontend cannot trust:
+// anything but the result of that run of that platform.
+func DecodeResult(dt []byte, platform, run string) (*Result, error) {
+	if len(dt) > MaxResultSize {
+		return nil, fmt.Errorf("result is %d bytes, over the %d limit", len(dt), MaxResultSize)
 	}
-	var r Report
+	var r Result
 	if err := json.Unmarshal(dt, &r); err != nil {
-		return nil, fmt.Errorf("report is malformed: %w", err)
+		return nil, fmt.Errorf("result is malformed: %w", err)
 	}
 	if r.Version != ReportVersion {
-		return nil, fmt.Errorf("report version %d, want %d", r.Version, ReportVersion)
+		return nil, fmt.Errorf("result version %d, want %d", r.Version, ReportVersion)
 	}
-	switch r.Kind {
-	case KindStatic, KindSelfTest, KindNegative:
-	default:
-		return nil, fmt.Errorf("report of unknown kind %q", r.Kind)
+	if r.Platform != platform || r.Run != run {
+		return nil, fmt.Errorf("result is of run %q of %s, want run %q of %s", r.Run, r.Platform, run, platform)
 	}
-	for _, c := range r.Checks {
-		switch c.Status {
-		case Passed, Failed, Warning, NotRun:
+	for _, rep := range r.Reports {
+		if rep == nil {
+			return nil, errors.New("result holds a null report")
+		}
+		switch rep.Kind {
+		case KindStatic, KindSelfTest, KindNegative:
 		default:
-			return nil, fmt.Errorf("check %q has unknown status %q", c.Name, c.Status)
+			return nil, fmt.Errorf("report of unknown kind %q", rep.Kind)
+		}
+		if (rep.Kind == KindNegative) != (rep.Mutation != "") || (rep.Mutation != "" && !IsMutation(rep.Mutation)) {
+			return nil, fmt.Errorf("%s report with mutation %q", rep.Kind, rep.Mutation)
+		}
+		for _, c := range rep.Checks {
+			switch c.Status {
+			case Passed, Failed, Warning, NotRun:
+			default:
+				return nil, fmt.Errorf("check %q has unknown status %q", c.Name, c.Status)
+			}
 		}
 	}
 	return &r, nil

@@ -40,6 +40,9 @@ type outcome struct {
 	Listening    bool
 	StillRunning bool
 	StartError   error
+	// ProcessLimit: the image went over MaxProcesses meanwhile, and the
+	// probe killed it: neither running nor refusing can be concluded.
+	ProcessLimit bool
 	Output       []byte // the tail of stdout and stderr, capped
 	OutputSHA256 string // of everything it wrote
 }
@@ -47,13 +50,13 @@ type outcome struct {
 // Ran tells whether the process ran: it exited 0, or was up (listening or
 // still running) when it was stopped.
 func (o outcome) Ran() bool {
-	return o.StartError == nil && ((o.ExitCode != nil && *o.ExitCode == 0) || o.Listening || o.StillRunning)
+	return o.StartError == nil && !o.ProcessLimit && ((o.ExitCode != nil && *o.ExitCode == 0) || o.Listening || o.StillRunning)
 }
 
 // Refused tells whether the process failed on its own: a non-zero exit or a
 // signal, before any timeout.
 func (o outcome) Refused() bool {
-	return o.StartError == nil && !o.TimedOut && !o.Listening && !o.StillRunning &&
+	return o.StartError == nil && !o.ProcessLimit && !o.TimedOut && !o.Listening && !o.StillRunning &&
 		((o.ExitCode != nil && *o.ExitCode != 0) || o.Signal != "")
 }
 
@@ -62,6 +65,8 @@ func (o outcome) Describe() string {
 	switch {
 	case o.StartError != nil:
 		return "could not start: " + o.StartError.Error()
+	case o.ProcessLimit:
+		return "was killed: " + errProcessLimit.Error()
 	case o.Listening:
 		return "was listening on a socket (up as a server)"
 	case o.StillRunning:
@@ -109,6 +114,7 @@ func run(ctx context.Context, c command) outcome {
 	if c.WatchListen {
 		before = listeningSockets()
 	}
+	doing("running " + strings.Join(c.Args, " "))
 	out := newTailBuffer()
 	cmd := exec.Command(c.Args[0], c.Args[1:]...)
 	cmd.Env = c.Env
@@ -173,6 +179,9 @@ loop:
 	if !o.Listening && !o.StillRunning && !o.TimedOut {
 		o.ExitCode, o.Signal = exitStatus(cmd.ProcessState, waitErr)
 	}
+	// Once the limit was hit, the probe may have killed any process of the
+	// container: nothing run there since can be concluded from.
+	o.ProcessLimit = processLimitHits.Load() != 0
 	o.Output = out.buf
 	o.OutputSHA256 = hex.EncodeToString(out.sum.Sum(nil))
 	return o

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	"github.com/fipsgate/fipsgate/fipsmodule"
@@ -196,7 +194,7 @@ func inspectOpenSSL(spec Spec) *Report {
 // verified module (package inventory) and turns its findings into checks.
 func inventoryChecks(r *Report, root imagefs.Root, env map[string]string, libcrypto string, spec Spec) []Check {
 	opts := inventory.Options{Env: env, VerifiedLibcrypto: libcrypto, Strict: spec.Strict, Exceptions: spec.Exceptions,
-		Skip: containerMounts(spec)}
+		Skip: spec.Mounts}
 	inv, err := inventory.Scan(root, opts)
 	if err != nil {
 		return []Check{{Name: "crypto-inventory", Title: "no crypto bypasses the FIPS module", Required: true, Status: Failed,
@@ -350,16 +348,4 @@ func moduleChecks(m *ModuleFacts, requireValidated bool) []Check {
 		validated.Status = Warning
 	}
 	return []Check{present, mac, validated}
-}
-
-// writeReport writes r as JSON to file, creating its directory.
-func writeReport(file string, r *Report) error {
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		return err
-	}
-	dt, err := marshalReport(r)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(file, dt, 0o644)
 }

@@ -115,7 +115,7 @@ func TestStatic(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := fakeImage(t, tc.config, tc.moduleCnf)
-			r := runStatic(Spec{Root: root, Image: Image{Env: tc.env}, RequireValidated: tc.require})
+			r := staticReport(Spec{Root: root, Image: Image{Env: tc.env}, RequireValidated: tc.require})
 			got := statuses(r)
 			for name, want := range tc.want {
 				if got[name] != want {
@@ -128,7 +128,7 @@ func TestStatic(t *testing.T) {
 
 func TestStaticFindsPathsForTheNegativeTests(t *testing.T) {
 	root := fakeImage(t, goodConfig, goodModuleCnf)
-	r := runStatic(Spec{Root: root})
+	r := staticReport(Spec{Root: root})
 	m := r.Module
 	if m.RealPath != "/usr/lib/x86_64-linux-gnu/ossl-modules/fips.so" || m.RealConfig != "/etc/ssl/fipsmodule.cnf" ||
 		m.Section != "fips_sect" || !strings.Contains(m.ConfigContent, "module-mac") || !m.MACVerified || m.Version != "3.1.2" {
@@ -139,9 +139,9 @@ func TestStaticFindsPathsForTheNegativeTests(t *testing.T) {
 	}
 }
 
-// runStatic runs the static checks as Run does, without the self-test
+// staticReport runs the static checks as RunStatic does, without the self-test
 // beside them.
-func runStatic(spec Spec) *Report {
+func staticReport(spec Spec) *Report {
 	r := inspectOpenSSL(spec)
 	addInventory(r, spec)
 	return r

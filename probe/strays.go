@@ -1,55 +1,109 @@
 package probe
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 // killStrays kills every process of the check container but the probe, and
-// reaps them: a daemon the application left behind (it escaped its process
-// group) must not hold a port, a file or a lock into the next step, where
-// the application could fail because of it and pass for refusing to run
-// without FIPS. Only the init of its own PID namespace, as the probe is in
-// a check container, may do this; elsewhere it does nothing.
-func killStrays() {
+// reaps them, before the next step and before the probe writes its result:
+// a daemon the image left behind (it escaped its process group) must
+// neither hold a port, a file or a lock into the next step, nor be alive
+// when the result is written. Only the init of its own PID namespace, as
+// the probe is in a check container, may do this; elsewhere it does
+// nothing.
+func killStrays() error {
 	if os.Getpid() != 1 {
-		return
+		return nil
 	}
-	for range 3 {
-		if killOthers() == 0 {
-			return
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		// kill(-1) from init reaches every other process of the namespace
+		// at once; a fork racing it is refused by the kernel.
+		_ = syscall.Kill(-1, syscall.SIGKILL)
+		reapAll()
+		n := countOthers()
+		if n == 0 {
+			return nil
 		}
-		deadline := time.Now().Add(time.Second)
-		for time.Now().Before(deadline) {
-			var ws syscall.WaitStatus
-			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-			if err != nil { // ECHILD: nothing left to reap
-				break
-			}
-			if pid == 0 {
-				time.Sleep(5 * time.Millisecond)
-			}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d processes of the image are still alive after SIGKILL", n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// reapAll collects every child that has exited; orphans are the init's.
+func reapAll() {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		if err != nil || pid <= 0 { // ECHILD: none left; 0: none exited yet
+			return
 		}
 	}
 }
 
-// killOthers sends SIGKILL to every other process it can see and says how
-// many there were.
-func killOthers() int {
-	entries, err := os.ReadDir("/proc")
+// countOthers counts the processes of the namespace other than the probe.
+func countOthers() int {
+	f, err := os.Open("/proc")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
 	if err != nil {
 		return 0
 	}
 	n := 0
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == 1 {
-			continue
+	for _, name := range names {
+		if pid, err := strconv.Atoi(name); err == nil && pid != 1 {
+			n++
 		}
-		n++
-		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	return n
+}
+
+// MaxProcesses is how many processes the image may have at once in a check
+// container. BuildKit gives a frontend no pids cgroup limit for its
+// containers, and RLIMIT_NPROC does not bind root; the probe, as init,
+// counts them instead and kills them all past this.
+const MaxProcesses = 1024
+
+// processLimitHits counts the times the limit was reached, so that a
+// command can tell that it may have been killed by the probe rather than
+// have refused.
+var processLimitHits atomic.Int64
+
+// errProcessLimit says that the image started more than MaxProcesses.
+var errProcessLimit = errors.New("the image started more than " + strconv.Itoa(MaxProcesses) + " processes at once; the probe killed them all")
+
+// watchProcesses enforces MaxProcesses until stop is closed. A fork bomb
+// doubles in microseconds; polling every few milliseconds bounds the
+// overshoot to what two cores can fork in that time.
+func watchProcesses(stop <-chan struct{}) {
+	if os.Getpid() != 1 {
+		return
+	}
+	t := time.NewTicker(3 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if countOthers() > MaxProcesses {
+				processLimitHits.Add(1)
+				for countOthers() > 0 {
+					_ = syscall.Kill(-1, syscall.SIGKILL)
+					reapAll()
+				}
+			}
+		}
+	}
 }

@@ -3,8 +3,6 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -66,20 +64,15 @@ func runCommand(args []string) int {
 	}
 }
 
-// runProbe is the check-container side: `fipsgate probe SPEC-JSON`, run by
+// runProbe is the check-container side: `fipsgate probe SPEC-FILE`, run by
 // the frontend inside the verification graph. It exits 0 whenever it wrote
-// a report, whatever the report says.
+// its result, whatever the result says.
 func runProbe(args []string) int {
 	if len(args) != 1 {
-		fmt.Fprintln(os.Stderr, "fipsgate probe: want one argument, the JSON spec the frontend writes")
+		fmt.Fprintln(os.Stderr, "fipsgate probe: want one argument, the spec file the frontend mounts")
 		return 2
 	}
-	var spec probe.Spec
-	if err := json.Unmarshal([]byte(args[0]), &spec); err != nil {
-		fmt.Fprintf(os.Stderr, "fipsgate probe: bad spec: %v\n", err)
-		return 2
-	}
-	if err := probe.Run(context.Background(), spec); err != nil {
+	if err := probe.Main(args[0]); err != nil {
 		fmt.Fprintf(os.Stderr, "fipsgate probe: %v\n", err)
 		return 1
 	}

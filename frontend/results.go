@@ -1,0 +1,152 @@
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/fipsgate/fipsgate/probe"
+	"github.com/moby/buildkit/frontend/gateway/client"
+)
+
+// readResult reads the result of one run of one platform. Only a regular
+// file of bounded size, of that run and platform, is taken: a missing,
+// oversized or malformed result is an error, never a pass.
+func readResult(ctx context.Context, ref client.Reference, platform, run string) (*probe.Result, error) {
+	file := probe.ResultFile(platform, run)
+	st, err := ref.StatFile(ctx, client.StatRequest{Path: file})
+	if err != nil {
+		return nil, fmt.Errorf("the probe's result %s: %w", file, err)
+	}
+	if mode := os.FileMode(st.Mode); !mode.IsRegular() {
+		return nil, fmt.Errorf("the probe's result %s is not a regular file (%v)", file, mode)
+	}
+	if st.Size > probe.MaxResultSize {
+		return nil, fmt.Errorf("the probe's result %s is %d bytes, over the %d limit", file, st.Size, probe.MaxResultSize)
+	}
+	dt, err := ref.ReadFile(ctx, client.ReadRequest{Filename: file, Range: &client.FileRange{Length: probe.MaxResultSize + 1}})
+	if err != nil {
+		return nil, fmt.Errorf("reading the probe's result %s: %w", file, err)
+	}
+	r, err := probe.DecodeResult(dt, platform, run)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return r, nil
+}
+
+// assemble joins the results of every run of one platform into its
+// reports: the static run's, with the application's run as built added to
+// its self-test and each application run with a breakage added to its
+// negative test. A run that found another module than the static checks
+// judged, or that did something it should not have, fails the platform.
+func assemble(platform string, results map[string]*probe.Result) Reports {
+	r := Reports{Platform: platform}
+	var static *probe.Result
+	if static = results[probe.RunStatic]; static == nil {
+		return r
+	}
+	negatives := map[string]*probe.Report{}
+	for _, rep := range static.Reports {
+		switch {
+		case rep.Kind == probe.KindStatic && r.Static == nil:
+			r.Static = rep
+		case rep.Kind == probe.KindSelfTest && r.SelfTest == nil:
+			r.SelfTest = rep
+		case rep.Kind == probe.KindNegative && negatives[rep.Mutation] == nil:
+			negatives[rep.Mutation] = rep
+		default:
+			fail(&r, probe.KindStatic, "results", "the static run's reports are as expected",
+				fmt.Sprintf("a second %s report %s in the static run", rep.Kind, rep.Mutation))
+		}
+	}
+	if r.Static == nil {
+		return r
+	}
+	m := r.Static.Module
+	for _, run := range probe.Runs()[1:] {
+		res := results[run]
+		if res == nil {
+			fail(&r, probe.KindSelfTest, "results", "every run reported", "no result of the run "+run)
+			continue
+		}
+		for _, rep := range res.Reports {
+			if rep.Kind == probe.KindStatic {
+				// A run that could not do its part (its deadline passed).
+				r.Static.Checks = append(r.Static.Checks, rep.Checks...)
+				continue
+			}
+			if !probe.IsMutation(run) && rep.Kind == probe.KindSelfTest && r.SelfTest != nil {
+				r.SelfTest.Checks = append(r.SelfTest.Checks, moduleCheck(rep, m)...)
+				r.SelfTest.Checks = append(r.SelfTest.Checks, rep.Checks...)
+				continue
+			}
+			if rep.Kind != probe.KindNegative || rep.Mutation != run {
+				fail(&r, probe.KindSelfTest, "results", "every run reported", fmt.Sprintf("the run %s reported a %s report %s", run, rep.Kind, rep.Mutation))
+				continue
+			}
+			n := negatives[run]
+			if n == nil {
+				// The test does not apply to this module: the run must have
+				// found the same and run nothing.
+				for _, c := range rep.Checks {
+					if c.Status != probe.NotRun {
+						fail(&r, probe.KindSelfTest, "results", "every run reported",
+							fmt.Sprintf("the run %s ran %s though the negative test does not apply to the module the static checks found", run, c.Name))
+					}
+				}
+				continue
+			}
+			if rep.Broken != n.Broken {
+				fail(&r, probe.KindSelfTest, "results", "every run reported",
+					fmt.Sprintf("the run %s broke %q, the static run %q", run, rep.Broken, n.Broken))
+			}
+			n.Checks = append(n.Checks, moduleCheck(rep, m)...)
+			n.Checks = append(n.Checks, rep.Checks...)
+		}
+	}
+	for _, n := range probe.Negatives(m) {
+		if rep := negatives[n.Mutation]; rep != nil {
+			r.Negatives = append(r.Negatives, rep)
+		}
+	}
+	return r
+}
+
+// fail adds a required, failed check to the report of kind.
+func fail(r *Reports, kind, name, title, detail string) {
+	c := probe.Check{Name: name, Title: title, Required: true, Status: probe.Failed, Detail: detail}
+	switch {
+	case kind == probe.KindStatic && r.Static != nil:
+		r.Static.Checks = append(r.Static.Checks, c)
+	case r.SelfTest != nil:
+		r.SelfTest.Checks = append(r.SelfTest.Checks, c)
+	case r.Static != nil:
+		r.Static.Checks = append(r.Static.Checks, c)
+	}
+}
+
+// moduleCheck is a failed check when the run found another module or
+// module configuration than the static checks judged.
+func moduleCheck(rep *probe.Report, want *probe.ModuleFacts) []probe.Check {
+	if sameModule(rep.Module, want) {
+		return nil
+	}
+	return []probe.Check{{Name: "same-module", Title: "the run found the module the static checks judged", Required: true, Status: probe.Failed,
+		Detail: fmt.Sprintf("the run found %s, the static checks %s", describeModule(rep.Module), describeModule(want))}}
+}
+
+func sameModule(a, b *probe.ModuleFacts) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Path == b.Path && a.RealPath == b.RealPath && a.SHA256 == b.SHA256 && a.Size == b.Size && a.Layout == b.Layout &&
+		a.RealConfig == b.RealConfig && a.Section == b.Section && a.ConfigContent == b.ConfigContent
+}
+
+func describeModule(m *probe.ModuleFacts) string {
+	if m == nil || m.RealPath == "" {
+		return "no module"
+	}
+	return fmt.Sprintf("%s (sha256 %s), configured in %q", m.RealPath, m.SHA256, m.RealConfig)
+}
