@@ -3,7 +3,6 @@ package probe
 import (
 	"context"
 	"fmt"
-	"os"
 	"path"
 	"regexp"
 	"strings"
@@ -45,7 +44,13 @@ func runStatic(ctx context.Context, spec Spec) []*Report {
 	doing("the crypto inventory")
 	addInventory(static, spec)
 	r := newRunner(spec)
-	reports := []*Report{static, {Kind: KindSelfTest, Checks: r.opensslSelfTest(ctx, static.Module)}}
+	var cli Check
+	cli, r.openssl = opensslCommandCheck(imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), static)
+	static.Checks = append(static.Checks, cli)
+	if r.openssl == "" {
+		r.noOpenSSL = cli.Detail
+	}
+	reports := []*Report{static, {Kind: KindSelfTest, Checks: r.opensslSelfTest(ctx, static)}}
 	killStrays()
 	root := imagefs.Root{Dir: spec.Root}
 	for _, n := range Negatives(static.Module) {
@@ -120,7 +125,9 @@ type runner struct {
 	dir     string
 	timeout time.Duration
 	ready   time.Duration
-	openssl string // the image's openssl command, "" if it has none
+	openssl string // the image's openssl command, "" if it has none to trust
+	// noOpenSSL says why there is none.
+	noOpenSSL string
 }
 
 func newRunner(spec Spec) *runner {
@@ -134,7 +141,7 @@ func newRunner(spec Spec) *runner {
 	if r.dir == "" {
 		r.dir = "/"
 	}
-	r.openssl = lookPath("openssl", envMap(spec.Image.Env)["PATH"])
+	r.noOpenSSL = "the image has no openssl command in its PATH"
 	return r
 }
 
@@ -147,7 +154,7 @@ func seconds(s float64, def time.Duration) time.Duration {
 
 // lookPath finds an executable in the image's PATH (the default one when
 // the image sets none).
-func lookPath(name, pathEnv string) string {
+func lookPath(root imagefs.Root, name, pathEnv string) string {
 	if strings.Contains(name, "/") {
 		return name
 	}
@@ -159,7 +166,7 @@ func lookPath(name, pathEnv string) string {
 			continue
 		}
 		p := path.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		if st, err := root.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
 			return p
 		}
 	}
@@ -187,7 +194,7 @@ func (r *runner) opensslRun(ctx context.Context, c Check, wantSuccess bool, stdi
 	}
 	if r.openssl == "" {
 		c.Status = NotRun
-		c.Detail = "the image has no openssl command in its PATH"
+		c.Detail = r.noOpenSSL
 		c.Required = false
 		return c, outcome{}
 	}
@@ -240,7 +247,7 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 		env = append(append([]string{}, env...), "HOME="+id.Home)
 	}
 	args := append([]string{}, r.spec.App...)
-	if p := lookPath(args[0], envMap(env)["PATH"]); p != "" {
+	if p := lookPath(imagefs.Root{Dir: r.spec.Root}, args[0], envMap(env)["PATH"]); p != "" {
 		args[0] = p
 	}
 	cmd := command{Args: args, Env: env, Dir: r.dir, Cred: id.Cred, Timeout: r.timeout, WatchListen: true}
@@ -283,17 +290,13 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 // opensslSelfTest checks, with the image's openssl command on the image as
 // it was built, that OpenSSL serves approved cryptography through the FIPS
 // module and refuses the rest.
-func (r *runner) opensslSelfTest(ctx context.Context, m *ModuleFacts) []Check {
+func (r *runner) opensslSelfTest(ctx context.Context, static *Report) []Check {
+	m := static.Module
 	jobs := []func() Check{
 		func() Check {
-			c, o := r.opensslRun(ctx, Check{Name: "provider-active", Title: "openssl lists the FIPS provider as active", Required: true}, true, "", nil, "list", "-providers", "-verbose")
+			c, o := r.opensslRun(ctx, Check{Name: "provider-active", Title: "openssl lists the FIPS provider as active, and exactly the providers configured", Required: true}, true, "", nil, "list", "-providers", "-verbose")
 			if c.Status == Passed {
-				if name, ok := activeFIPSProvider(string(o.Output)); ok {
-					c.Detail = "active: " + name
-				} else {
-					c.Status = Failed
-					c.Detail = "the FIPS provider is not listed with status: active"
-				}
+				c = providerCheck(c, string(o.Output), static)
 			}
 			return c
 		},
@@ -335,25 +338,4 @@ func runConcurrently(jobs ...func() Check) []Check {
 	}
 	wg.Wait()
 	return checks
-}
-
-// activeFIPSProvider finds, in `openssl list -providers -verbose` output, a
-// provider whose name mentions FIPS and whose status is active.
-func activeFIPSProvider(out string) (string, bool) {
-	var name string
-	var inFIPS bool
-	for _, line := range strings.Split(out, "\n") {
-		trimmed := strings.TrimSpace(line)
-		indent := len(line) - len(strings.TrimLeft(line, " "))
-		switch {
-		case indent == 2 && trimmed != "":
-			inFIPS = strings.Contains(strings.ToLower(trimmed), "fips")
-			name = trimmed
-		case inFIPS && strings.HasPrefix(trimmed, "name:"):
-			name = strings.TrimSpace(strings.TrimPrefix(trimmed, "name:"))
-		case inFIPS && trimmed == "status: active":
-			return name, true
-		}
-	}
-	return "", false
 }

@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fipsgate/fipsgate/fipsmodule"
 	"github.com/fipsgate/fipsgate/imagefs"
+	"github.com/fipsgate/fipsgate/opensslconf"
 )
 
 func TestResolveUser(t *testing.T) {
@@ -155,8 +157,8 @@ func TestExcerpt(t *testing.T) {
 	}
 }
 
-func TestActiveFIPSProvider(t *testing.T) {
-	out := `Providers:
+func TestProviderCheck(t *testing.T) {
+	const out = `Providers:
   base
     name: OpenSSL Base Provider
     version: 3.5.9
@@ -165,16 +167,32 @@ func TestActiveFIPSProvider(t *testing.T) {
     name: OpenSSL FIPS Provider
     version: 3.5.9
     status: active
+    build info: 3.5.9
 `
-	if name, ok := activeFIPSProvider(out); !ok || name != "OpenSSL FIPS Provider" {
-		t.Errorf("got %q, %v", name, ok)
+	static := func(active ...string) *Report {
+		r := &Report{OpenSSL: &OpenSSLFacts{}, Module: &ModuleFacts{Path: "/fips.so", Info: fipsmodule.Info{Version: "3.5.9"}}}
+		for _, a := range active {
+			r.OpenSSL.Summary.Providers = append(r.OpenSSL.Summary.Providers, opensslconf.Provider{Name: a, Activate: true})
+		}
+		return r
 	}
-	inactive := strings.Replace(out, "    version: 3.5.9\n    status: active\n", "", 2)
-	if _, ok := activeFIPSProvider(inactive); ok {
-		t.Errorf("a FIPS provider without status: active must not count")
-	}
-	if _, ok := activeFIPSProvider("Providers:\n  default\n    name: OpenSSL Default Provider\n    status: active\n"); ok {
-		t.Errorf("the default provider is not the FIPS provider")
+	for _, tc := range []struct {
+		name   string
+		out    string
+		static *Report
+		want   string // "" for passed, else in the detail
+	}{
+		{"as configured", out, static("fips", "base"), ""},
+		{"not active", strings.Replace(out, "    version: 3.5.9\n    status: active\n    build", "    build", 1), static("fips", "base"), "not listed with status: active"},
+		{"default only", "Providers:\n  default\n    name: OpenSSL Default Provider\n    status: active\n", static("fips", "base"), "not listed"},
+		{"one more than configured", out + "  default\n    name: OpenSSL Default Provider\n    status: active\n", static("fips", "base"), "does not use the configuration"},
+		{"one less than configured", out, static("fips", "base", "legacy"), "does not use the configuration"},
+		{"another module", strings.Replace(out, "version: 3.5.9\n    status: active\n    build", "version: 3.0.9\n    status: active\n    build", 1), static("fips", "base"), "version 3.0.9"},
+	} {
+		c := providerCheck(Check{}, tc.out, tc.static)
+		if (tc.want == "") != (c.Status == Passed) || !strings.Contains(c.Detail, tc.want) {
+			t.Errorf("%s: %s %s", tc.name, c.Status, c.Detail)
+		}
 	}
 }
 
