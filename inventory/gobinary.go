@@ -15,41 +15,67 @@ type goCrypto struct {
 	kind string
 }
 
-// cryptoPackages are the standard and x/crypto packages whose presence in a
-// binary means it can do cryptography with Go's own implementation. Chosen
-// as the packages that implement or expose an algorithm: crypto/rand and
-// crypto/subtle are left out (randomness and constant-time helpers are
-// linked by much that does no cryptography, e.g. through math/rand/v2 or
-// net), as is crypto/x509 alone (certificate parsing, which does hash and
-// verify only through the packages below, which it then links).
-var cryptoPackages = []string{
-	"crypto/aes", "crypto/cipher", "crypto/des", "crypto/dsa", "crypto/ecdh", "crypto/ecdsa",
-	"crypto/ed25519", "crypto/elliptic", "crypto/hkdf", "crypto/hmac", "crypto/md5", "crypto/mlkem",
-	"crypto/pbkdf2", "crypto/rc4", "crypto/rsa", "crypto/sha1", "crypto/sha256", "crypto/sha3",
-	"crypto/sha512", "crypto/tls",
+// routeTokens lists the standard packages whose presence in a binary means
+// it can do cryptography with Go's own implementation (with anything under
+// golang.org/x/crypto). Chosen as the packages that implement or expose an
+// algorithm: crypto/rand and crypto/subtle are left out (randomness and
+// constant-time helpers are linked by much that does no cryptography, e.g.
+// through math/rand/v2 or net), as is crypto/x509 alone (certificate
+// parsing, which hashes and verifies only through the packages below, which
+// it then links).
+//
+// Each is mapped to what an OpenSSL backend's
+// crypto/internal/backend calls its implementation (NewSHA256, NewHMAC,
+// NewAESCipher, SignRSAPKCS1v15, …): a package is routed to OpenSSL when the
+// backend's function for it is linked in, which dead-code elimination
+// leaves only when the package calls it. Packages that only compose the
+// others (cipher modes, elliptic, tls) follow them.
+var routeTokens = map[string]string{
+	"crypto/aes": "AES", "crypto/des": "DES", "crypto/dsa": "DSA", "crypto/ecdh": "ECDH",
+	"crypto/ecdsa": "ECDSA", "crypto/ed25519": "Ed25519", "crypto/hkdf": "HKDF", "crypto/hmac": "HMAC",
+	"crypto/md5": "MD5", "crypto/mlkem": "MLKEM", "crypto/pbkdf2": "PBKDF2", "crypto/rc4": "RC4",
+	"crypto/rsa": "RSA", "crypto/sha1": "SHA1", "crypto/sha256": "SHA256", "crypto/sha3": "SHA3",
+	"crypto/sha512": "SHA512",
+	"crypto/cipher": "", "crypto/elliptic": "", "crypto/tls": "",
 }
 
 // Markers in a Go binary's function name table (.gopclntab, kept by
 // stripping): function names are NUL-terminated "pkgpath.Name" strings.
 var (
-	markerCrypto       = []byte("\x00crypto/")
-	markerXCrypto      = []byte("\x00golang.org/x/crypto/")
-	markerVendorX      = []byte("\x00vendor/golang.org/x/crypto/")
-	markerGolangFIPS   = []byte("golang-fips/openssl")
-	markerBoringSig    = "internal/boring/sig.BoringCrypto"
-	markerBackend      = "internal/backend."
-	markerOpenSSLShim  = "internal/opensslcrypto"
-	markerSystemCrypto = "internal/systemcrypto"
+	markerCrypto     = []byte("\x00crypto/")
+	markerXCrypto    = []byte("\x00golang.org/x/crypto/")
+	markerVendorX    = []byte("\x00vendor/golang.org/x/crypto/")
+	markerGolangFIPS = []byte("golang-fips/openssl/")
+	markerMSOpenSSL  = []byte("microsoft/go-crypto-openssl/")
+	markerBoringCgo  = "internal/boring._Cfunc__goboringcrypto_"
+	markerBoringSig  = "internal/boring/sig.BoringCrypto"
+	markerBackend    = "internal/backend."
+)
+
+// Markers in a Go binary's read-only data: the default GODEBUG the linker
+// wrote into runtime.godebugDefault, and the build information's copy of it.
+var (
+	markerFIPS140On  = []byte("fips140=o") // on, only
+	markerModinfoDbg = []byte("\tDefaultGODEBUG=")
 )
 
 type goFacts struct {
-	boring        bool
-	opensslToolch string // evidence of an OpenSSL-backed toolchain
-	fips140       string // evidence of Go's native FIPS module
-	cryptoPkgs    map[string]bool
+	claims      []string // what the build information says, as hints
+	boringClaim string   // what the build information says of BoringCrypto
+	boring      string   // code evidence of BoringCrypto
+	backend     []string // crypto/internal/backend functions
+	binding     string   // OpenSSL binding functions (golang-fips/openssl, go-crypto-openssl)
+	boringSig   bool
+	cryptoPkgs  map[string]bool
 }
 
-func (s *scanner) goBinary(ef *elf.File, name string, bi *buildinfo.BuildInfo, needed []string) {
+// goBinary classifies a Go binary's crypto from its code: the function
+// name table, what it needs from the dynamic linker, and its read-only data.
+// Build settings and tags are only hints: they are written into the
+// binary by whoever builds it (runtime.modinfo takes -ldflags=-X), and a
+// tag such as requirefips changes nothing in a standard toolchain. It
+// tells whether the binary carries BoringCrypto.
+func (s *scanner) goBinary(ef *elf.File, name string, bi *buildinfo.BuildInfo, needed []string) bool {
 	g := goFacts{cryptoPkgs: map[string]bool{}}
 	settings := map[string]string{}
 	for _, kv := range bi.Settings {
@@ -59,46 +85,41 @@ func (s *scanner) goBinary(ef *elf.File, name string, bi *buildinfo.BuildInfo, n
 	for _, e := range strings.Split(experiments, ",") {
 		switch e {
 		case "boringcrypto":
-			g.boring = true
+			g.boringClaim = "GOEXPERIMENT=" + experiments
 		case "opensslcrypto", "systemcrypto", "cngcrypto", "darwincrypto":
-			g.opensslToolch = "GOEXPERIMENT=" + experiments
+			g.claims = append(g.claims, "GOEXPERIMENT="+experiments)
 		}
 	}
 	if strings.Contains(bi.GoVersion, "X:boringcrypto") {
-		g.boring = true
+		g.boringClaim = "Go version " + bi.GoVersion
 	}
 	if tags := settings["-tags"]; tags != "" {
 		for _, t := range strings.Split(tags, ",") {
-			if t == "requirefips" || t == "goexperiment.opensslcrypto" || t == "goexperiment.systemcrypto" {
-				g.opensslToolch = "-tags=" + tags
-			}
-			if t == "goexperiment.boringcrypto" {
-				g.boring = true
+			switch t {
+			case "requirefips", "goexperiment.opensslcrypto", "goexperiment.systemcrypto":
+				g.claims = append(g.claims, "-tags="+tags)
+			case "goexperiment.boringcrypto":
+				g.boringClaim = "-tags=" + tags
 			}
 		}
 	}
 	for _, m := range bi.Deps {
 		if strings.Contains(m.Path, "golang-fips/openssl") {
-			g.opensslToolch = "depends on " + m.Path + " " + m.Version
+			g.claims = append(g.claims, "a dependency on "+m.Path+" "+m.Version)
 		}
 	}
 	if v := settings["GOFIPS140"]; v != "" && v != "off" {
-		g.fips140 = "GOFIPS140=" + v
-	}
-	if dg := settings["DefaultGODEBUG"]; strings.Contains(","+dg+",", ",fips140=on,") || strings.Contains(","+dg+",", ",fips140=only,") {
-		if g.fips140 == "" {
-			g.fips140 = "DefaultGODEBUG has fips140=on/only"
-		}
+		g.claims = append(g.claims, "GOFIPS140="+v)
 	}
 
 	// The function name table tells which crypto is linked in, stripped or not.
 	if r, err := sectionReader(ef, ".gopclntab", ".data.rel.ro.gopclntab"); err == nil {
-		_ = s.scanFor(r, [][]byte{markerCrypto, markerXCrypto, markerVendorX, markerGolangFIPS}, func(m, after []byte) {
+		_ = s.scanFor(r, [][]byte{markerCrypto, markerXCrypto, markerVendorX, markerGolangFIPS, markerMSOpenSSL}, func(m, after []byte) {
 			name := string(after[:max(0, bytes.IndexByte(after, 0))])
 			switch {
-			case bytes.Equal(m, markerGolangFIPS):
-				if g.opensslToolch == "" {
-					g.opensslToolch = "links golang-fips/openssl"
+			case bytes.Equal(m, markerGolangFIPS), bytes.Equal(m, markerMSOpenSSL):
+				if g.binding == "" && strings.Contains(name, ".") {
+					g.binding = string(m) + name
 				}
 				return
 			case !bytes.Equal(m, markerCrypto):
@@ -108,75 +129,172 @@ func (s *scanner) goBinary(ef *elf.File, name string, bi *buildinfo.BuildInfo, n
 				return
 			}
 			switch {
-			case strings.HasPrefix(name, markerBoringSig):
-				g.boring = true
-			case strings.HasPrefix(name, markerBackend), strings.HasPrefix(name, markerOpenSSLShim), strings.HasPrefix(name, markerSystemCrypto):
-				if g.opensslToolch == "" {
-					g.opensslToolch = "links crypto/" + strings.SplitN(name, ".", 2)[0]
+			case strings.HasPrefix(name, markerBoringCgo):
+				if g.boring == "" {
+					g.boring = "links crypto/" + markerBoringCgo + "…"
 				}
+			case strings.HasPrefix(name, markerBoringSig):
+				g.boringSig = true
+			case strings.HasPrefix(name, markerBackend):
+				g.backend = append(g.backend, strings.TrimPrefix(name, markerBackend))
 			}
 			pkg := "crypto/" + name
 			if i := strings.IndexByte(pkg, '.'); i > 0 {
 				pkg = pkg[:i]
 			}
-			for _, c := range cryptoPackages {
-				if pkg == c {
-					g.cryptoPkgs[pkg] = true
-				}
+			if _, ok := routeTokens[pkg]; ok {
+				g.cryptoPkgs[pkg] = true
 			}
 		})
 	}
 	// For the boring syso, symbols survive in unstripped binaries too.
-	if !g.boring {
+	if g.boring == "" {
 		if syms, err := ef.Symbols(); err == nil {
 			for _, sym := range syms {
 				if strings.HasPrefix(sym.Name, "_goboringcrypto_") {
-					g.boring = true
+					g.boring = "defines " + sym.Name
 					break
 				}
 			}
 		}
 	}
-	pkgs := make([]string, 0, len(g.cryptoPkgs))
+	// The OpenSSL backends mark themselves with sig.BoringCrypto as well;
+	// without one, the mark is BoringCrypto's.
+	if g.boring == "" && g.boringSig && len(g.backend) == 0 && g.binding == "" {
+		g.boring = "links crypto/" + markerBoringSig
+	}
+	// A claim of BoringCrypto is believed: it can only fail the binary.
+	if g.boring == "" {
+		g.boring = g.boringClaim
+	}
+
+	// Bound to libcrypto: it needs it, or it has an OpenSSL binding that
+	// dlopens it (golang-fips/openssl finds libcrypto.so.N at run time).
+	bound := ""
+	switch {
+	case hasNeeded(needed, "libcrypto.so"):
+		bound = "needs libcrypto"
+	case (len(g.backend) > 0 || g.binding != "") && importsSymbol(ef, "dlopen") && s.hasText(ef, "libcrypto.so"):
+		bound = "dlopens libcrypto"
+	}
+	var pkgs, unrouted []string
 	for p := range g.cryptoPkgs {
 		pkgs = append(pkgs, p)
+		if !routed(p, g.backend) {
+			unrouted = append(unrouted, p)
+		}
 	}
 	sort.Strings(pkgs)
-	pkgList := strings.Join(pkgs, ", ")
-	if len(pkgs) > 6 {
-		pkgList = strings.Join(pkgs[:6], ", ") + fmt.Sprintf(" and %d more", len(pkgs)-6)
-	}
-	opensslBinding := hasNeeded(needed, "libcrypto.so")
+	sort.Strings(unrouted)
+	fips140 := s.godebugFIPS140(ef)
 	version := bi.GoVersion
+	claimed := ""
+	if len(g.claims) > 0 {
+		claimed = "; its build information says " + strings.Join(g.claims, ", ") + ", which its code does not bear out"
+	}
+	add := func(kind, severity, evidence, remedy string) {
+		s.add(Finding{Path: name, Kind: kind, Severity: severity, Evidence: evidence, Remedy: remedy})
+		s.goBinaries = append(s.goBinaries, goCrypto{name, kind})
+	}
 
 	switch {
-	case g.boring:
-		s.add(Finding{Path: name, Kind: KindGoBoringCrypto, Severity: Failure,
-			Evidence: version + " built with BoringCrypto (GOEXPERIMENT=boringcrypto): its crypto is its own BoringSSL copy, not the image's OpenSSL FIPS module",
-			Remedy:   "build with an OpenSSL-backed Go toolchain, or with cgo against the system libcrypto"})
-		s.goBinaries = append(s.goBinaries, goCrypto{name, KindGoBoringCrypto})
-	case g.opensslToolch != "":
-		s.add(Finding{Path: name, Kind: KindGoOpenSSL, Severity: Info,
-			Evidence: version + " with an OpenSSL crypto backend (" + g.opensslToolch + "): FIPS when the OpenSSL FIPS checks pass"})
-		s.goBinaries = append(s.goBinaries, goCrypto{name, KindGoOpenSSL})
-	case g.fips140 != "":
-		s.add(Finding{Path: name, Kind: KindGoFIPS140, Severity: Warning,
-			Evidence: version + " uses the Go Cryptographic Module in FIPS 140-3 mode (" + g.fips140 + "): a FIPS module of its own, not the image's OpenSSL one",
-			Remedy:   "accept it as a second module (its validation is separate), or build against OpenSSL"})
-		s.goBinaries = append(s.goBinaries, goCrypto{name, KindGoFIPS140})
-	case opensslBinding && len(pkgs) > 0:
-		s.add(Finding{Path: name, Kind: KindGoOpenSSLMixed, Severity: Warning,
-			Evidence: version + " binds the system libcrypto (cgo) and also links Go's own crypto (" + pkgList + "): whatever calls those bypasses OpenSSL",
-			Remedy:   "make sure the Go crypto packages are unreachable (net/http links crypto/tls even without TLS), or use an OpenSSL-backed Go toolchain"})
-		s.goBinaries = append(s.goBinaries, goCrypto{name, KindGoOpenSSLMixed})
-	case opensslBinding:
-		s.add(Finding{Path: name, Kind: KindGoOpenSSL, Severity: Info,
-			Evidence: version + " binds the system libcrypto (cgo) and links no Go crypto: FIPS when the OpenSSL FIPS checks pass"})
-		s.goBinaries = append(s.goBinaries, goCrypto{name, KindGoOpenSSL})
+	case g.boring != "":
+		add(KindGoBoringCrypto, Failure,
+			version+" built with BoringCrypto ("+g.boring+"): its crypto is its own BoringSSL copy, not the image's OpenSSL FIPS module",
+			"build with an OpenSSL-backed Go toolchain, or with cgo against the system libcrypto")
+	case bound != "" && len(unrouted) > 0:
+		via := "binds the system libcrypto (" + bound + ")"
+		if len(g.backend) > 0 {
+			via += " through crypto/internal/backend"
+		}
+		add(KindGoOpenSSLMixed, Warning,
+			version+" "+via+" and also links Go's own crypto ("+listPkgs(unrouted)+") that nothing routes to OpenSSL: whatever calls those bypasses OpenSSL",
+			"make sure the Go crypto packages are unreachable (net/http links crypto/tls even without TLS), or use an OpenSSL-backed Go toolchain")
+	case bound != "" && len(pkgs) > 0:
+		add(KindGoOpenSSL, Info,
+			version+" with an OpenSSL crypto backend ("+bound+"; crypto/internal/backend routes "+listPkgs(pkgs)+"): FIPS when the OpenSSL FIPS checks pass", "")
+	case bound != "":
+		add(KindGoOpenSSL, Info,
+			version+" binds the system libcrypto ("+bound+") and links no Go crypto: FIPS when the OpenSSL FIPS checks pass", "")
+	case fips140 != "":
+		add(KindGoFIPS140, Warning,
+			version+" uses the Go Cryptographic Module in FIPS 140-3 mode ("+fips140+"): a FIPS module of its own, not the image's OpenSSL one",
+			"accept it as a second module (its validation is separate), or build against OpenSSL")
 	case len(pkgs) > 0:
-		s.add(Finding{Path: name, Kind: KindGoNativeCrypto, Severity: Failure,
-			Evidence: version + " does its cryptography with Go's own implementation (" + pkgList + "), outside any FIPS mode",
-			Remedy:   "build with GOFIPS140 (Go's FIPS 140-3 module), an OpenSSL-backed Go toolchain, or cgo against the system libcrypto"})
-		s.goBinaries = append(s.goBinaries, goCrypto{name, KindGoNativeCrypto})
+		add(KindGoNativeCrypto, Failure,
+			version+" does its cryptography with Go's own implementation ("+listPkgs(pkgs)+"), outside any FIPS mode"+claimed,
+			"build with GOFIPS140 (Go's FIPS 140-3 module), an OpenSSL-backed Go toolchain, or cgo against the system libcrypto")
 	}
+	return g.boring != ""
+}
+
+// routed tells whether the backend has the function that pkg calls instead
+// of its own implementation.
+func routed(pkg string, backend []string) bool {
+	if len(backend) == 0 {
+		return false
+	}
+	token, ok := routeTokens[pkg]
+	if !ok {
+		return false
+	}
+	if token == "" {
+		return true
+	}
+	for _, fn := range backend {
+		if strings.Contains(fn, token) {
+			return true
+		}
+	}
+	return false
+}
+
+func listPkgs(pkgs []string) string {
+	if len(pkgs) > 6 {
+		return strings.Join(pkgs[:6], ", ") + fmt.Sprintf(" and %d more", len(pkgs)-6)
+	}
+	return strings.Join(pkgs, ", ")
+}
+
+// godebugFIPS140 finds fips140=on or only in the default GODEBUG that the
+// linker wrote into the binary (runtime.godebugDefault), which is what
+// turns the mode on at run time; the build information's DefaultGODEBUG
+// line is a copy anyone can write, and is not counted.
+func (s *scanner) godebugFIPS140(ef *elf.File) string {
+	r, err := sectionReader(ef, ".rodata")
+	if err != nil {
+		return ""
+	}
+	var all, inModinfo int
+	setting := ""
+	_ = s.scanFor(r, [][]byte{markerFIPS140On, markerModinfoDbg}, func(m, after []byte) {
+		if bytes.Equal(m, markerFIPS140On) {
+			all++
+			if setting == "" {
+				setting = "fips140=o" + string(after[:min(len(after), len("nly"))])
+				setting = strings.TrimRight(setting, ",\n\x00 ")
+			}
+			return
+		}
+		line, _, _ := bytes.Cut(after, []byte("\n"))
+		inModinfo += bytes.Count(line, markerFIPS140On)
+	})
+	if all <= inModinfo {
+		return ""
+	}
+	if !strings.HasSuffix(setting, "only") {
+		setting = "fips140=on"
+	}
+	return "the default GODEBUG it was linked with has " + setting
+}
+
+// importsSymbol tells whether the file takes name from a shared library.
+func importsSymbol(ef *elf.File, name string) bool {
+	syms, _ := ef.DynamicSymbols()
+	for _, sym := range syms {
+		if sym.Section == elf.SHN_UNDEF && sym.Name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -167,9 +167,13 @@ func (s *scanner) file(hostPath, name string) {
 		return
 	}
 	var st syscall.Stat_t
-	if syscall.Fstat(fd, &st) == nil {
-		s.inv.Stats.Bytes += st.Size
+	if err := syscall.Fstat(fd, &st); err != nil {
+		syscall.Close(fd)
+		s.add(Finding{Path: name, Kind: KindUnreadable, Severity: Warning, Evidence: "listed, but could not be read: " + err.Error(),
+			Remedy: "make it readable, or look at what removes it"})
+		return
 	}
+	s.inv.Stats.Bytes += st.Size
 	var magic [4]byte
 	n, err := syscall.Pread(fd, magic[:], 0)
 	if n > 0 {
@@ -181,76 +185,131 @@ func (s *scanner) file(hostPath, name string) {
 	}
 	f := os.NewFile(uintptr(fd), hostPath)
 	defer f.Close()
-	s.analyzeELF(countingReaderAt{f, &s.inv.Stats.ReadBytes}, name)
+	s.analyzeELF(countingReaderAt{f, &s.inv.Stats.ReadBytes}, st.Size, name)
 }
 
 // analyze classifies one file from its content: only the first bytes of a
 // file that is not ELF are read.
-func (s *scanner) analyze(r io.ReaderAt, name string) {
+func (s *scanner) analyze(r io.ReaderAt, size int64, name string) {
 	var magic [4]byte
 	if _, err := r.ReadAt(magic[:], 0); err != nil || string(magic[:]) != elf.ELFMAG {
 		return
 	}
-	s.analyzeELF(r, name)
+	s.analyzeELF(r, size, name)
 }
 
 // analyzeELF reads a file whose magic number says ELF.
-func (s *scanner) analyzeELF(r io.ReaderAt, name string) {
+func (s *scanner) analyzeELF(r io.ReaderAt, size int64, name string) {
 	s.inv.Stats.ELFFiles++
 	ef, err := elf.NewFile(r)
 	if err != nil {
-		s.add(Finding{Path: name, Kind: KindUnreadableELF, Severity: Warning, Evidence: "not a readable ELF file: " + err.Error()})
+		s.unreadableELF(r, size, name, "debug/elf cannot parse it: "+err.Error())
 		return
 	}
 	defer ef.Close()
+	if len(ef.Sections) == 0 {
+		// Without section headers neither the symbols nor Go's function
+		// table can be found, yet the kernel runs the file as well.
+		s.unreadableELF(r, size, name, "it has no section headers, so its symbols and function table cannot be read")
+		return
+	}
 	s.elfFile(r, ef, name)
 }
 
-func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) {
-	needed, _ := ef.ImportedLibraries()
-	if bi, err := buildinfo.Read(r); err == nil {
-		s.inv.Stats.GoFiles++
-		s.goBinary(ef, name, bi, needed)
-		s.libcryptoNeeds(ef, name, needed)
-		return
+// unreadableELF reports an ELF file the scan cannot judge: a failure when
+// the kernel would still load it (it reads only the ELF header and the
+// program headers), a warning when nothing could run it.
+func (s *scanner) unreadableELF(r io.ReaderAt, size int64, name, why string) {
+	if ok, what := kernelLoadable(r, size); ok {
+		s.add(Finding{Path: name, Kind: KindUnreadableELF, Severity: Failure,
+			Evidence: "the kernel would load it (" + what + "), but " + why + ": its crypto cannot be judged",
+			Remedy:   "rebuild it with a standard toolchain, or remove it"})
+	} else {
+		s.add(Finding{Path: name, Kind: KindUnreadableELF, Severity: Warning,
+			Evidence: why + "; neither the kernel nor the dynamic linker would load it (" + what + ")"})
 	}
+}
+
+func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) {
+	// The dynamic linker reads the dynamic segment, not the section that
+	// says where it is.
+	dyn := dynamicStrings(ef)
+	needed := dyn[elf.DT_NEEDED]
 	soname := ""
-	if v, err := ef.DynString(elf.DT_SONAME); err == nil && len(v) > 0 {
+	if v := dyn[elf.DT_SONAME]; len(v) > 0 {
 		soname = v[0]
 	}
+	program := isProgram(ef)
 	base := path.Base(name)
-	switch {
-	case isRuntime(base, soname, "node"):
-		s.add(runtimeFinding(name, KindRuntimeNode, needed))
+	real, _ := s.root.Real(name)
+	if s.verified != "" && real == s.verified {
 		return
-	case isPython(base, soname):
-		s.add(runtimeFinding(name, KindRuntimePython, needed))
-	case base == "libjvm.so" || (base == "java" && hasNeeded(needed, "libjli.so")):
-		s.add(runtimeFinding(name, KindRuntimeJava, needed))
 	}
-	if strings.HasPrefix(soname, "libcrypto.so") || (soname == "" && strings.HasPrefix(base, "libcrypto.so")) {
-		real, _ := s.root.Real(name)
-		if real != s.verified {
-			s.add(Finding{Path: name, Kind: KindLibcryptoCopy, Severity: Warning,
-				Evidence: fmt.Sprintf("an OpenSSL libcrypto (%s) other than the one the FIPS checks verified (%s)", orNone(soname), orNone(s.opts.VerifiedLibcrypto)),
-				Remedy:   "remove it, or make sure nothing loads it"})
+	// A Go binary is an ELF file too: what its build information says is
+	// a hint, and the C side is checked as for any other file.
+	boring := false
+	if bi, err := buildinfo.Read(r); err == nil {
+		s.inv.Stats.GoFiles++
+		boring = s.goBinary(ef, name, bi, needed)
+	} else {
+		switch {
+		case isNode(ef, base, soname):
+			// Node.js carries its own OpenSSL unless linked to the system's:
+			// the runtime finding says which.
+			s.add(runtimeFinding(name, KindRuntimeNode, needed))
+			return
+		case isPython(base, soname):
+			s.add(runtimeFinding(name, KindRuntimePython, needed))
+		case base == "libjvm.so" || (base == "java" && hasNeeded(needed, "libjli.so")):
+			s.add(runtimeFinding(name, KindRuntimeJava, needed))
 		}
+	}
+	// A library named libcrypto is OpenSSL's by name; a program that
+	// calls itself libcrypto is judged as a program.
+	if !program && (strings.HasPrefix(soname, "libcrypto.so") || (soname == "" && strings.HasPrefix(base, "libcrypto.so"))) {
+		s.add(Finding{Path: name, Kind: KindLibcryptoCopy, Severity: Warning,
+			Evidence: fmt.Sprintf("an OpenSSL libcrypto (%s) other than the one the FIPS checks verified (%s)", orNone(soname), orNone(s.opts.VerifiedLibcrypto)),
+			Remedy:   "remove it, or make sure nothing loads it"})
 		return
 	}
-	s.libcryptoNeeds(ef, name, needed)
-	if !s.cryptoSymbols(ef, name, soname) && isProgram(ef) && ef.Section(".symtab") == nil && !hasNeeded(needed, "libcrypto.so") {
-		s.strippedOpenSSL(ef, name)
+	s.libcryptoNeeds(name, dyn)
+	// BoringCrypto's BoringSSL is the Go finding's evidence already.
+	if boring || s.cryptoSymbols(ef, name, soname) || isOpenSSLModule(ef, program) {
+		return
 	}
+	mark, ok := s.codeSignature(ef, hasNeeded(needed, "libcrypto.so"))
+	if !ok {
+		return
+	}
+	kind := KindEmbeddedCrypto
+	if strings.HasPrefix(mark.library, "OpenSSL") {
+		kind = KindStaticOpenSSL
+	}
+	s.add(Finding{Path: name, Kind: kind, Severity: Failure,
+		Evidence: "carries " + mark.why + ": " + mark.library + " linked in, not the verified libcrypto",
+		Remedy:   "link dynamically against the system libcrypto"})
+}
+
+// isNode tells Node.js by its name and by the N-API it exports to addons.
+func isNode(ef *elf.File, base, soname string) bool {
+	if !isRuntime(base, soname, "node") {
+		return false
+	}
+	syms, _ := ef.DynamicSymbols()
+	for _, sym := range syms {
+		if sym.Section != elf.SHN_UNDEF && sym.Name == "napi_module_register" {
+			return true
+		}
+	}
+	return false
 }
 
 // hasText tells whether the file's read-only data holds text.
 func (s *scanner) hasText(ef *elf.File, text string) bool {
-	r, err := sectionReader(ef, ".rodata")
-	if err != nil {
-		return false
-	}
 	found := false
-	_ = s.scanFor(r, [][]byte{[]byte(text)}, func(_, _ []byte) { found = true })
+	for _, r := range dataSegments(ef) {
+		_ = s.scanFor(r, [][]byte{[]byte(text)}, func(_, _ []byte) { found = true })
+	}
 	return found
 }
 
@@ -269,28 +328,8 @@ func isProgram(ef *elf.File) bool {
 }
 
 // opensslVersionText is OPENSSL_VERSION_TEXT, compiled into libcrypto and so
-// into anything that links it statically.
+// into anything that links it statically and keeps the version function.
 var opensslVersionText = regexp.MustCompile(`^ ?(\d+\.\d+\.\d+[a-z]?)(-[^ ]*)? +\d{1,2} [A-Z][a-z]{2} \d{4}`)
-
-// strippedOpenSSL looks, in a stripped binary that does not load libcrypto,
-// for OpenSSL's version text: OpenSSL linked in, its symbols gone.
-func (s *scanner) strippedOpenSSL(ef *elf.File, name string) {
-	r, err := sectionReader(ef, ".rodata")
-	if err != nil {
-		return
-	}
-	var version string
-	_ = s.scanFor(r, [][]byte{[]byte("OpenSSL ")}, func(_, after []byte) {
-		if m := opensslVersionText.FindSubmatch(after); m != nil && version == "" {
-			version = string(m[1])
-		}
-	})
-	if version != "" {
-		s.add(Finding{Path: name, Kind: KindStaticOpenSSL, Severity: Failure,
-			Evidence: "carries OpenSSL " + version + "'s version text without loading libcrypto: OpenSSL linked in statically (stripped)",
-			Remedy:   "link dynamically against the system libcrypto"})
-	}
-}
 
 func orNone(s string) string {
 	if s == "" {
@@ -341,14 +380,9 @@ func runtimeFinding(name, kind string, needed []string) Finding {
 
 // libcryptoNeeds checks that each libcrypto a binary needs resolves to the
 // verified one.
-func (s *scanner) libcryptoNeeds(ef *elf.File, name string, needed []string) {
-	var runpaths []string
-	for _, tag := range []elf.DynTag{elf.DT_RUNPATH, elf.DT_RPATH} {
-		if v, err := ef.DynString(tag); err == nil {
-			runpaths = append(runpaths, v...)
-		}
-	}
-	for _, lib := range needed {
+func (s *scanner) libcryptoNeeds(name string, dyn map[elf.DynTag][]string) {
+	runpaths := append(append([]string(nil), dyn[elf.DT_RUNPATH]...), dyn[elf.DT_RPATH]...)
+	for _, lib := range dyn[elf.DT_NEEDED] {
 		if !strings.HasPrefix(lib, "libcrypto.so") {
 			continue
 		}

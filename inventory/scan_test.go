@@ -134,7 +134,7 @@ func TestScanFixture(t *testing.T) {
 		"/usr/bin/go-plain":                        {KindGoNativeCrypto, Failure, "crypto/sha256"},
 		"/usr/bin/go-stripped":                     {KindGoNativeCrypto, Failure, "crypto/sha256"},
 		"/usr/bin/go-boring":                       {KindGoBoringCrypto, Failure, "BoringCrypto"},
-		"/usr/bin/go-fips140":                      {KindGoFIPS140, Warning, "GOFIPS140=latest"},
+		"/usr/bin/go-fips140":                      {KindGoFIPS140, Warning, "default GODEBUG it was linked with has fips140=on"},
 		"/opt/vendored/bin/c-digest":               {KindLibcryptoOther, Failure, "would load /opt/vendored/lib/libcrypto.so.3"},
 		"/opt/vendored/lib/libcrypto.so.3":         {KindLibcryptoCopy, Warning, "other than the one the FIPS checks verified"},
 		"/usr/bin/static-openssl":                  {KindStaticOpenSSL, Failure, "OPENSSL_init_crypto"},
@@ -283,7 +283,7 @@ func FuzzAnalyze(f *testing.F) {
 	empty := f.TempDir()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := &scanner{root: imagefs.Root{Dir: empty}, inv: &Inventory{}}
-		s.analyze(bytes.NewReader(data), "/fuzz")
+		s.analyze(bytes.NewReader(data), int64(len(data)), "/fuzz")
 		s.envFindings()
 		s.inv.finish(false, nil)
 	})
