@@ -52,11 +52,10 @@ var (
 	markerBackend    = "internal/backend."
 )
 
-// Markers in a Go binary's read-only data: the default GODEBUG the linker
-// wrote into runtime.godebugDefault, and the build information's copy of it.
+// markerFIPS140On is searched in the default GODEBUG the linker wrote into
+// runtime.godebugDefault.
 var (
-	markerFIPS140On  = []byte("fips140=o") // on, only
-	markerModinfoDbg = []byte("\tDefaultGODEBUG=")
+	markerFIPS140On = []byte("fips140=on") // and only
 )
 
 type goFacts struct {
@@ -258,34 +257,37 @@ func listPkgs(pkgs []string) string {
 
 // godebugFIPS140 finds fips140=on or only in the default GODEBUG that the
 // linker wrote into the binary (runtime.godebugDefault), which is what
-// turns the mode on at run time; the build information's DefaultGODEBUG
-// line is a copy anyone can write, and is not counted.
+// turns the mode on at run time. The linker stores that value as a C string
+// of comma-separated settings; the build information's DefaultGODEBUG line
+// (ended by a newline) is a copy anyone can write, and Go's own string
+// literals are not NUL-terminated: neither counts.
 func (s *scanner) godebugFIPS140(ef *elf.File) string {
 	r, err := sectionReader(ef, ".rodata")
 	if err != nil {
 		return ""
 	}
-	var all, inModinfo int
 	setting := ""
-	_ = s.scanFor(r, [][]byte{markerFIPS140On, markerModinfoDbg}, func(m, after []byte) {
-		if bytes.Equal(m, markerFIPS140On) {
-			all++
-			if setting == "" {
-				setting = "fips140=o" + string(after[:min(len(after), len("nly"))])
-				setting = strings.TrimRight(setting, ",\n\x00 ")
-			}
+	_ = s.scanFor(r, [][]byte{markerFIPS140On}, func(_, after []byte) {
+		v := "fips140=on"
+		if bytes.HasPrefix(after, []byte("ly")) {
+			v, after = "fips140=only", after[2:]
+		}
+		if len(after) == 0 || (after[0] != ',' && after[0] != 0) {
 			return
 		}
-		line, _, _ := bytes.Cut(after, []byte("\n"))
-		inModinfo += bytes.Count(line, markerFIPS140On)
+		end := bytes.IndexFunc(after, func(c rune) bool { return !isGodebugByte(c) })
+		if end >= 0 && after[end] == 0 && setting == "" {
+			setting = v
+		}
 	})
-	if all <= inModinfo {
+	if setting == "" {
 		return ""
 	}
-	if !strings.HasSuffix(setting, "only") {
-		setting = "fips140=on"
-	}
 	return "the default GODEBUG it was linked with has " + setting
+}
+
+func isGodebugByte(c rune) bool {
+	return c == ',' || c == '=' || c == '.' || c == '_' || c == '-' || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
 }
 
 // importsSymbol tells whether the file takes name from a shared library.

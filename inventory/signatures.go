@@ -19,7 +19,18 @@ type codeMark struct {
 // what every linked-in use of the library drags along, and for their
 // absence elsewhere: a program that merely uses libcrypto through its
 // shared library carries none of them.
+//
+// The first mark found names the library, so the most telling come first.
 var codeMarks = []codeMark{
+	// Source file names that ERR_raise records: the EVP layer and the
+	// providers raise errors everywhere. BoringSSL and AWS-LC keep their
+	// core under crypto/fipsmodule.
+	{[]byte("crypto/fipsmodule/"), "BoringSSL or AWS-LC", "the source file names its error reporting records (crypto/fipsmodule/…)"},
+	{[]byte("providers/implementations/"), "OpenSSL 3", "the source file names its error reporting records (providers/implementations/…)"},
+	// The default and FIPS providers' algorithm name table: every fetch
+	// of SHA-256 goes through it.
+	{[]byte("SHA2-256:SHA-256:SHA256"), "OpenSSL 3", "its providers' algorithm name table (SHA2-256:SHA-256:SHA256)"},
+	{[]byte("crypto/evp/"), "OpenSSL (or BoringSSL, AWS-LC)", "the source file names its error reporting records (crypto/evp/…)"},
 	// cpuid.c/armcap.c read the capability override from the environment
 	// when the library starts; every assembly routine needs those
 	// capabilities, so any use of the assembly links it. The NUL keeps
@@ -29,16 +40,10 @@ var codeMarks = []codeMark{
 	{[]byte("OPENSSL_ppccap\x00"), "OpenSSL", "the CPU capability setup of its assembly (OPENSSL_ppccap)"},
 	{[]byte("OPENSSL_s390xcap\x00"), "OpenSSL", "the CPU capability setup of its assembly (OPENSSL_s390xcap)"},
 	{[]byte("OPENSSL_riscvcap\x00"), "OpenSSL", "the CPU capability setup of its assembly (OPENSSL_riscvcap)"},
-	// The perlasm modules end their constant tables with this banner.
+	// The perlasm modules end their constant tables with this banner
+	// (in the code segment in OpenSSL 3.0, where only files without a
+	// separate read-only segment are searched).
 	{[]byte("CRYPTOGAMS by <appro@openssl.org>"), "OpenSSL's assembly (CRYPTOGAMS: OpenSSL, BoringSSL, AWS-LC, GnuTLS)", "the banner after its assembly's constant tables"},
-	// Source file names that ERR_raise records: the EVP layer and the
-	// providers raise errors everywhere.
-	{[]byte("providers/implementations/"), "OpenSSL 3", "the source file names its error reporting records (providers/implementations/…)"},
-	{[]byte("crypto/evp/"), "OpenSSL (or BoringSSL, AWS-LC)", "the source file names its error reporting records (crypto/evp/…)"},
-	{[]byte("crypto/fipsmodule/"), "BoringSSL or AWS-LC", "the source file names its error reporting records (crypto/fipsmodule/…)"},
-	// The default and FIPS providers' algorithm name table: every fetch
-	// of SHA-256 goes through it.
-	{[]byte("SHA2-256:SHA-256:SHA256"), "OpenSSL 3", "its providers' algorithm name table (SHA2-256:SHA-256:SHA256)"},
 	{versionMark, "OpenSSL", "its version text (OPENSSL_VERSION_TEXT)"},
 }
 
