@@ -185,7 +185,6 @@ func (s *scanner) goBinary(ef *elf.File, name string, bi *buildinfo.BuildInfo, n
 	}
 	sort.Strings(pkgs)
 	sort.Strings(unrouted)
-	fips140 := s.godebugFIPS140(ef)
 	version := bi.GoVersion
 	claimed := ""
 	if len(g.claims) > 0 {
@@ -215,9 +214,9 @@ func (s *scanner) goBinary(ef *elf.File, name string, bi *buildinfo.BuildInfo, n
 	case bound != "":
 		add(KindGoOpenSSL, Info,
 			version+" binds the system libcrypto ("+bound+") and links no Go crypto: FIPS when the OpenSSL FIPS checks pass", "")
-	case fips140 != "":
+	case len(pkgs) > 0 && s.godebugFIPS140(ef) != "":
 		add(KindGoFIPS140, Warning,
-			version+" uses the Go Cryptographic Module in FIPS 140-3 mode ("+fips140+"): a FIPS module of its own, not the image's OpenSSL one",
+			version+" uses the Go Cryptographic Module in FIPS 140-3 mode ("+s.godebugFIPS140(ef)+"): a FIPS module of its own, not the image's OpenSSL one",
 			"accept it as a second module (its validation is separate), or build against OpenSSL")
 	case len(pkgs) > 0:
 		add(KindGoNativeCrypto, Failure,

@@ -52,28 +52,45 @@ var codeMarks = []codeMark{
 // libcrypto (a program may quote the version of the library it loads).
 var versionMark = []byte("OpenSSL ")
 
-var codeMarkTexts = func() [][]byte {
-	out := make([][]byte, len(codeMarks))
-	for i, m := range codeMarks {
-		out[i] = m.text
+// markPrefixes are what the scan searches for: marks that share a prefix
+// are told apart by what follows it, so that the data is read with fewer
+// passes than there are marks.
+var markPrefixes = func() [][]byte {
+	var out [][]byte
+	for _, m := range codeMarks {
+		p := markPrefix(m.text)
+		if !slices.ContainsFunc(out, func(q []byte) bool { return bytes.Equal(p, q) }) {
+			out = append(out, p)
+		}
 	}
 	return out
 }()
+
+func markPrefix(text []byte) []byte {
+	for _, p := range [][]byte{[]byte("OPENSSL_"), []byte("crypto/")} {
+		if bytes.HasPrefix(text, p) {
+			return p
+		}
+	}
+	return text
+}
 
 // codeSignature searches what the file maps read-only for the code marks,
 // and returns the first of codeMarks that it holds.
 func (s *scanner) codeSignature(ef *elf.File, loadsLibcrypto bool) (codeMark, bool) {
 	best := len(codeMarks)
 	for _, r := range dataSegments(ef) {
-		_ = s.scanFor(r, codeMarkTexts, func(marker, after []byte) {
-			i := slices.IndexFunc(codeMarks, func(m codeMark) bool { return bytes.Equal(m.text, marker) })
-			if bytes.Equal(marker, versionMark) {
-				v := opensslVersionText.FindSubmatch(after)
-				if v == nil || loadsLibcrypto {
-					return
+		_ = s.scanFor(r, markPrefixes, func(prefix, after []byte) {
+			for i, m := range codeMarks[:best] {
+				if !bytes.Equal(markPrefix(m.text), prefix) || !bytes.HasPrefix(after, m.text[len(prefix):]) {
+					continue
 				}
+				if bytes.Equal(m.text, versionMark) && (loadsLibcrypto || !opensslVersionText.Match(after)) {
+					continue
+				}
+				best = i
+				return
 			}
-			best = min(best, i)
 		})
 	}
 	if best == len(codeMarks) {
