@@ -46,6 +46,10 @@ func TestInventoryFailures(t *testing.T) {
 		{"plain", "/usr/local/bin/app", inventory.KindGoNativeCrypto, "crypto/sha256"},
 		{"stripped", "/usr/local/bin/app", inventory.KindGoNativeCrypto, "crypto/sha256"},
 		{"two-libcrypto", "/opt/vendored/bin/c-digest", inventory.KindLibcryptoOther, "would load /opt/vendored/lib/libcrypto.so.3"},
+		// Claims, not code (issue 10, class 5).
+		{"go-claims", "/usr/local/bin/app", inventory.KindGoNativeCrypto, "which its code does not bear out"},
+		{"static-openssl", "/usr/local/bin/app", inventory.KindStaticOpenSSL, "OpenSSL 3"},
+		{"no-sections", "/usr/local/bin/app", inventory.KindUnreadableELF, "no section headers"},
 	} {
 		t.Run(tc.target, func(t *testing.T) {
 			_, r := inventoryBuild(t, tc.target, nil)
