@@ -32,6 +32,7 @@ demo:
 	@$(DEV_ENV); hack/base-images.sh; hack/frontend-image.sh >/dev/null; hack/demo.sh
 
 unit:
+	@hack/packages.sh
 	go vet ./...
 	go test -count=1 ./...
 

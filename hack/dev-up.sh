@@ -8,18 +8,6 @@ source "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "dev-up needs root: buildkitd runs rootful with runc and overlayfs"
 
-install_packages() {
-	# arch-test: mmdebstrap needs it to bootstrap a foreign architecture (i386).
-	local want=(runc mmdebstrap arch-test ca-certificates curl git openssh-client time) missing=() p
-	for p in "${want[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-	done
-	[ "${#missing[@]}" -eq 0 ] && return
-	log "installing Debian packages: ${missing[*]}"
-	retry 3 apt-get update -qq >&2
-	DEBIAN_FRONTEND=noninteractive retry 3 apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-}
-
 # build_tool NAME VERSION MODULE PKG...: builds PKG... from MODULE@VERSION in a
 # throw-away module (`go install pkg@version` refuses modules with excludes or
 # replaces) into TOOLS_BIN, unless this version is already there. The version
@@ -142,7 +130,7 @@ create_builder() {
 	docker buildx inspect --bootstrap "$BUILDX_BUILDER_NAME" >/dev/null
 }
 
-install_packages
+"$(dirname "$0")/packages.sh"
 build_tools
 start_registry
 start_buildkitd
