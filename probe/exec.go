@@ -50,8 +50,12 @@ func runStatic(ctx context.Context, spec Spec) []*Report {
 	if r.openssl == "" {
 		r.noOpenSSL = cli.Detail
 	}
-	reports := []*Report{static, {Kind: KindSelfTest, Checks: r.opensslSelfTest(ctx, static)}}
-	killStrays()
+	self := &Report{Kind: KindSelfTest, Checks: r.opensslSelfTest(ctx, static)}
+	reports := []*Report{static, self}
+	if err := killStrays(); err != nil {
+		self.Checks = append(self.Checks, strayCheck(err))
+		return reports
+	}
 	root := imagefs.Root{Dir: spec.Root}
 	for _, n := range Negatives(static.Module) {
 		rep := &Report{Kind: KindNegative, Mutation: n.Mutation}
@@ -74,7 +78,10 @@ func runStatic(ctx context.Context, spec Spec) []*Report {
 			rep.Broken = b.broken
 			rep.Checks = []Check{r.opensslCheck(ctx, Check{Name: "openssl-digest-fails", Title: "an OpenSSL digest fails", Required: true}, false, "fipsgate", nil, "dgst", "-sha256")}
 		}
-		killStrays()
+		if err := killStrays(); err != nil {
+			rep.Checks = append(rep.Checks, strayCheck(err))
+			return reports
+		}
 		if undo != nil {
 			if err := undo(); err != nil {
 				// What follows would not start from the image as built.
@@ -85,6 +92,12 @@ func runStatic(ctx context.Context, spec Spec) []*Report {
 		}
 	}
 	return reports
+}
+
+// strayCheck fails a step whose processes outlived it: what follows would
+// not start from the image as built.
+func strayCheck(err error) Check {
+	return Check{Name: "no-strays", Title: "every process of the step is gone before the next", Required: true, Status: Failed, Detail: err.Error()}
 }
 
 // runApplication is RunApp and the mutations: one run of the application.
