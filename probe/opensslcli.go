@@ -114,7 +114,9 @@ type listedProvider struct {
 }
 
 // listedProviders parses `openssl list -providers -verbose`: each provider
-// at an indent of two, its fields below it.
+// at an indent of two, its fields at four; deeper lines describe its
+// parameters ("name: pointer to a UTF8 encoded string") and are not its
+// fields.
 func listedProviders(out string) []listedProvider {
 	var ps []listedProvider
 	for _, line := range strings.Split(out, "\n") {
@@ -124,7 +126,7 @@ func listedProviders(out string) []listedProvider {
 			ps = append(ps, listedProvider{key: trimmed})
 			continue
 		}
-		if len(ps) == 0 || indent <= 2 {
+		if len(ps) == 0 || indent != 4 {
 			continue
 		}
 		p := &ps[len(ps)-1]

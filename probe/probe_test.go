@@ -168,6 +168,10 @@ func TestProviderCheck(t *testing.T) {
     version: 3.5.9
     status: active
     build info: 3.5.9
+    gettable provider parameters:
+      name: pointer to a UTF8 encoded string (arbitrary size)
+      version: pointer to a UTF8 encoded string (arbitrary size)
+      status: integer
 `
 	static := func(active ...string) *Report {
 		r := &Report{OpenSSL: &OpenSSLFacts{}, Module: &ModuleFacts{Path: "/fips.so", Info: fipsmodule.Info{Version: "3.5.9"}}}
