@@ -10,9 +10,12 @@ import (
 	"hash"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // command is one process to run and how to judge when it is "up".
@@ -125,7 +128,7 @@ func run(ctx context.Context, c command) outcome {
 	// A daemon that left the process group keeps the output pipes open:
 	// once the process itself has exited, stop waiting for them.
 	cmd.WaitDelay = 100 * time.Millisecond
-	if err := cmd.Start(); err != nil {
+	if err := startNiced(cmd); err != nil {
 		return outcome{StartError: err}
 	}
 	pgid := cmd.Process.Pid
@@ -185,6 +188,31 @@ loop:
 	o.Output = out.buf
 	o.OutputSHA256 = hex.EncodeToString(out.sum.Sum(nil))
 	return o
+}
+
+// imageNice is the nice value of every process of the image. The probe
+// keeps 0: among a fork bomb's thousands of processes it must still be
+// woken at once to stop them (watchProcesses), and the image's processes,
+// without CAP_SYS_NICE in a check container, cannot raise theirs back.
+const imageNice = 19
+
+// startNiced starts cmd from a thread of its own whose nice value is
+// imageNice, which the child inherits from the first instruction: there is
+// no moment at which it, or anything it forks, runs at the probe's
+// priority. The thread is never handed back to other goroutines: it ends
+// with this one.
+func startNiced(cmd *exec.Cmd) error {
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// PRIO_PROCESS with 0 is the calling thread on Linux.
+		if err := unix.Setpriority(unix.PRIO_PROCESS, 0, imageNice); err != nil {
+			started <- fmt.Errorf("lowering the priority of the image's processes: %w", err)
+			return
+		}
+		started <- cmd.Start()
+	}()
+	return <-started
 }
 
 func exitStatus(ps *os.ProcessState, err error) (*int, string) {
