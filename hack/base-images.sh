@@ -19,7 +19,7 @@ RECIPE=$FIPSGATE_ROOT/hack/base-images
 declare -A PACKAGES=(
 	[debian]="openssl,ca-certificates"
 	[debian-fips]="openssl,openssl-provider-fips,ca-certificates"
-	[gobuilder]="golang-go,gcc,libc6-dev,libssl-dev,pkg-config,openssl,openssl-provider-fips,ca-certificates,git"
+	[gobuilder]="golang-go,gcc,libc6-dev,libssl-dev,libzstd-dev,zlib1g-dev,pkg-config,openssl,openssl-provider-fips,ca-certificates,git"
 )
 declare -A ARCHES=(
 	[debian]="amd64 386"
