@@ -49,6 +49,10 @@ var activity atomic.Value
 
 func doing(what string) { activity.Store(what) }
 
+// stopping is set once the probe is about to write its result: from then
+// on no process of the image may start, since none could be killed before.
+var stopping atomic.Bool
+
 // Main is `fipsgate probe SPEC`: the whole life of the probe in a check
 // container, where it is the init of its own PID namespace. It reads its
 // spec and removes it before anything of the image runs (a run must not be
@@ -94,11 +98,14 @@ func Main(specFile string) error {
 	case res.Reports = <-done:
 	case <-time.After(deadline + 5*time.Second):
 		// Every command has its own timeout and the context ends them; only
-		// a step stuck outside them gets here.
+		// a step stuck outside them gets here. It may go on, but starts
+		// nothing of the image any more.
+		stopping.Store(true)
 		what, _ := activity.Load().(string)
 		res.Reports = []*Report{{Kind: KindStatic, Checks: []Check{{Name: "deadline", Title: "the checks finished in time", Required: true, Status: Failed,
 			Detail: fmt.Sprintf("fipsgate: %s, %s run: did not finish within %s; it was %s", spec.Platform, spec.Run, deadline, what)}}}}
 	}
+	stopping.Store(true)
 	if err := killStrays(); err != nil {
 		return err
 	}

@@ -113,6 +113,9 @@ func run(ctx context.Context, c command) outcome {
 	if len(c.Args) == 0 {
 		return outcome{StartError: errors.New("empty command")}
 	}
+	if stopping.Load() {
+		return outcome{StartError: errors.New("the probe is writing its result: nothing more runs")}
+	}
 	var before map[string]bool
 	if c.WatchListen {
 		before = listeningSockets()
