@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -51,7 +52,17 @@ func doing(what string) { activity.Store(what) }
 
 // stopping is set once the probe is about to write its result: from then
 // on no process of the image may start, since none could be killed before.
-var stopping atomic.Bool
+// startMu makes setting it wait for a start under way.
+var (
+	stopping atomic.Bool
+	startMu  sync.RWMutex
+)
+
+func stopStarting() {
+	startMu.Lock()
+	stopping.Store(true)
+	startMu.Unlock()
+}
 
 // Main is `fipsgate probe SPEC`: the whole life of the probe in a check
 // container, where it is the init of its own PID namespace. It reads its
@@ -100,12 +111,12 @@ func Main(specFile string) error {
 		// Every command has its own timeout and the context ends them; only
 		// a step stuck outside them gets here. It may go on, but starts
 		// nothing of the image any more.
-		stopping.Store(true)
+		stopStarting()
 		what, _ := activity.Load().(string)
 		res.Reports = []*Report{{Kind: KindStatic, Checks: []Check{{Name: "deadline", Title: "the checks finished in time", Required: true, Status: Failed,
 			Detail: fmt.Sprintf("fipsgate: %s, %s run: did not finish within %s; it was %s", spec.Platform, spec.Run, deadline, what)}}}}
 	}
-	stopping.Store(true)
+	stopStarting()
 	if err := killStrays(); err != nil {
 		return err
 	}

@@ -113,9 +113,7 @@ func run(ctx context.Context, c command) outcome {
 	if len(c.Args) == 0 {
 		return outcome{StartError: errors.New("empty command")}
 	}
-	if stopping.Load() {
-		return outcome{StartError: errors.New("the probe is writing its result: nothing more runs")}
-	}
+
 	var before map[string]bool
 	if c.WatchListen {
 		before = listeningSockets()
@@ -205,6 +203,11 @@ const imageNice = 19
 // priority. The thread is never handed back to other goroutines: it ends
 // with this one.
 func startNiced(cmd *exec.Cmd) error {
+	startMu.RLock()
+	defer startMu.RUnlock()
+	if stopping.Load() {
+		return errors.New("the probe is writing its result: nothing more of the image starts")
+	}
 	started := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
