@@ -65,7 +65,7 @@ func (r Root) Resolve(name string) (string, error) {
 // openat2 is unavailable), and its fstat. An O_PATH open has no effect on
 // the file: a FIFO does not wait for a writer, a device's driver is not
 // called.
-func (r Root) handle(name string) (*os.File, *unix.Stat_t, error) {
+func (r Root) handle(name string) (*os.File, fs.FileInfo, error) {
 	if !path.IsAbs(name) {
 		return nil, nil, fmt.Errorf("%q is not an absolute path in the image", name)
 	}
@@ -73,12 +73,12 @@ func (r Root) handle(name string) (*os.File, *unix.Stat_t, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, unwrapPathError(err))
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+	st, err := h.Stat()
+	if err != nil {
 		h.Close()
-		return nil, nil, fmt.Errorf("%s: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: %w", name, unwrapPathError(err))
 	}
-	return h, &st, nil
+	return h, st, nil
 }
 
 // unwrapPathError drops pathrs' *os.PathError wrapper, whose text names the
@@ -93,28 +93,30 @@ func unwrapPathError(err error) error {
 
 // Kind describes a file type for error messages, with an article: "a FIFO
 // (named pipe)", "a character device", "a directory".
-func Kind(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFREG:
+func Kind(m fs.FileMode) string {
+	switch m.Type() {
+	case 0:
 		return "a regular file"
-	case unix.S_IFDIR:
+	case fs.ModeDir:
 		return "a directory"
-	case unix.S_IFIFO:
+	case fs.ModeNamedPipe:
 		return "a FIFO (named pipe)"
-	case unix.S_IFCHR:
+	case fs.ModeDevice | fs.ModeCharDevice:
 		return "a character device"
-	case unix.S_IFBLK:
+	case fs.ModeDevice:
 		return "a block device"
-	case unix.S_IFSOCK:
+	case fs.ModeSocket:
 		return "a socket"
-	case unix.S_IFLNK:
+	case fs.ModeSymlink:
 		return "a symbolic link"
 	}
-	return fmt.Sprintf("a file of unknown type %#o", mode&unix.S_IFMT)
+	return "a file of type " + m.Type().String()
 }
 
-func notRegular(name string, mode uint32) error {
-	return fmt.Errorf("%s is %s, %w: fipsgate reads only regular files here; put the file itself (or a symlink to it) in its place", name, Kind(mode), ErrNotRegular)
+// NotRegular is the error for name, of mode m, where a regular file is
+// wanted.
+func NotRegular(name string, m fs.FileMode) error {
+	return fmt.Errorf("%s is %s, %w: fipsgate reads only regular files here; put the file itself (or a symlink to it) in its place", name, Kind(m), ErrNotRegular)
 }
 
 // TooLarge is the error for a file of size bytes over limit.
@@ -131,8 +133,8 @@ func (r Root) Open(name string) (*os.File, error) {
 		return nil, err
 	}
 	defer h.Close()
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, notRegular(name, st.Mode)
+	if !st.Mode().IsRegular() {
+		return nil, NotRegular(name, st.Mode())
 	}
 	// The handle pins the inode checked above: reopening it cannot land on
 	// a FIFO swapped in since. O_NONBLOCK all the same, so that nothing
@@ -211,8 +213,8 @@ func (r Root) ReadDir(name string) ([]string, error) {
 		return nil, err
 	}
 	defer h.Close()
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return nil, fmt.Errorf("%s is %s, not a directory: %w", name, Kind(st.Mode), fs.ErrInvalid)
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is %s, not a directory: %w", name, Kind(st.Mode()), fs.ErrInvalid)
 	}
 	d, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC)
 	if err != nil {
@@ -239,15 +241,11 @@ func (r Root) IsDir(name string) bool {
 // Stat returns the file info of name, symlinks followed inside the root.
 // It opens nothing but an O_PATH handle.
 func (r Root) Stat(name string) (os.FileInfo, error) {
-	h, _, err := r.handle(name)
+	h, st, err := r.handle(name)
 	if err != nil {
 		return nil, err
 	}
-	defer h.Close()
-	st, err := h.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
+	h.Close()
 	return st, nil
 }
 
