@@ -47,7 +47,7 @@ type Source interface {
 // image is an existing path, else a registry reference.
 func Open(ctx context.Context, image string, plainHTTP bool) (Source, error) {
 	if _, err := os.Stat(image); err == nil {
-		l, err := ocilayout.Open(image)
+		l, err := ocilayout.Open(ctx, image)
 		if err != nil {
 			return nil, err
 		}
@@ -88,8 +88,8 @@ type layoutSource struct {
 
 func (s *layoutSource) String() string { return s.name }
 
-func (s *layoutSource) Root(context.Context) (ocispecs.Descriptor, error) {
-	idx, err := s.l.Index()
+func (s *layoutSource) Root(ctx context.Context) (ocispecs.Descriptor, error) {
+	idx, err := s.l.Index(ctx)
 	if err != nil {
 		return ocispecs.Descriptor{}, err
 	}
@@ -100,11 +100,11 @@ func (s *layoutSource) Root(context.Context) (ocispecs.Descriptor, error) {
 	return ocispecs.Descriptor{}, fmt.Errorf("%s: index.json names %d images; want one", s.name, len(idx.Manifests))
 }
 
-func (s *layoutSource) Fetch(_ context.Context, d ocispecs.Descriptor, limit int64) ([]byte, error) {
+func (s *layoutSource) Fetch(ctx context.Context, d ocispecs.Descriptor, limit int64) ([]byte, error) {
 	if d.Size > limit {
 		return nil, fmt.Errorf("%s is %d bytes, over the %d limit", d.Digest, d.Size, limit)
 	}
-	rc, err := s.l.Blob(d)
+	rc, err := s.l.Blob(ctx, d)
 	if err != nil {
 		return nil, err
 	}

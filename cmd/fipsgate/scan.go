@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -64,7 +65,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		}
 		p = &pp
 	}
-	rootDir, env, cleanup, err := scanRoot(fs.Arg(0), p)
+	rootDir, env, cleanup, err := scanRoot(context.Background(), fs.Arg(0), p)
 	if err != nil {
 		return fail(err)
 	}
@@ -93,7 +94,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 
 // scanRoot turns PATH into a root directory to scan, unpacking an OCI
 // layout into a temporary directory.
-func scanRoot(p string, platform *ocispecs.Platform) (string, map[string]string, func(), error) {
+func scanRoot(ctx context.Context, p string, platform *ocispecs.Platform) (string, map[string]string, func(), error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return "", nil, nil, err
@@ -103,12 +104,12 @@ func scanRoot(p string, platform *ocispecs.Platform) (string, map[string]string,
 			return p, map[string]string{}, func() {}, nil
 		}
 	}
-	l, err := ocilayout.Open(p)
+	l, err := ocilayout.Open(ctx, p)
 	if err != nil {
 		return "", nil, nil, err
 	}
 	defer l.Close()
-	img, err := l.ResolveImage(platform)
+	img, err := l.ResolveImage(ctx, platform)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -117,7 +118,7 @@ func scanRoot(p string, platform *ocispecs.Platform) (string, map[string]string,
 		return "", nil, nil, err
 	}
 	cleanup := func() { os.RemoveAll(dir) }
-	if err := l.Unpack(img, dir); err != nil {
+	if err := l.Unpack(ctx, img, dir); err != nil {
 		cleanup()
 		return "", nil, nil, err
 	}
