@@ -49,9 +49,9 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 
 	opts := inventory.Options{Strict: *strict}
 	if *exceptionsFile != "" {
-		dt, err := os.ReadFile(*exceptionsFile)
+		dt, err := readInput(*exceptionsFile)
 		if err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("--exceptions: %w", err))
 		}
 		if opts.Exceptions, err = inventory.ParseExceptions(*exceptionsFile, dt); err != nil {
 			return fail(err)
@@ -90,6 +90,16 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// readInput reads a small file named on the command line under the rules
+// for an image's files: a FIFO or a device is refused, not waited on.
+func readInput(p string) ([]byte, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return nil, err
+	}
+	return imagefs.Root{Dir: "/"}.ReadFile(abs)
 }
 
 // scanRoot turns PATH into a root directory to scan, unpacking an OCI
