@@ -44,16 +44,71 @@ type Source interface {
 }
 
 // Open returns the source for image: an OCI layout directory or tar when
-// image is an existing path, else a registry reference.
+// image is an existing path, else a registry reference. Opening a layout
+// returns when ctx ends, with a *TimeoutError, whatever it was waiting on.
 func Open(ctx context.Context, image string, plainHTTP bool) (Source, error) {
-	if _, err := os.Stat(image); err == nil {
-		l, err := ocilayout.Open(image)
-		if err != nil {
-			return nil, err
+	l, err := bounded(ctx, "OCI layout "+image, func() (*ocilayout.Layout, error) {
+		if _, err := os.Stat(image); err != nil {
+			return nil, nil
 		}
+		return ocilayout.Open(ctx, image)
+	}, func(l *ocilayout.Layout) {
+		if l != nil {
+			l.Close()
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if l != nil {
 		return &layoutSource{l: l, name: image}, nil
 	}
 	return newRegistrySource(image, plainHTTP)
+}
+
+// TimeoutError says what a read was waiting on when its context ended.
+type TimeoutError struct {
+	What string // "index.json of OCI layout image.tar"
+	Err  error  // the context's error
+}
+
+func (e *TimeoutError) Error() string {
+	if errors.Is(e.Err, context.DeadlineExceeded) {
+		return "timed out while reading " + e.What
+	}
+	return "stopped while reading " + e.What + ": " + e.Err.Error()
+}
+
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// bounded runs read and returns its result, or a *TimeoutError naming what
+// as soon as ctx ends. The layout's readers check ctx between reads, but a
+// single system call can still block where no context reaches (a file on a
+// hung network or FUSE filesystem); read then finishes in the background
+// and release is given whatever it returns.
+func bounded[T any](ctx context.Context, what string, read func() (T, error), release func(T)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := read()
+		done <- result{v, err}
+	}()
+	var zero T
+	select {
+	case r := <-done:
+		if r.err != nil && ctx.Err() != nil {
+			return zero, &TimeoutError{What: what, Err: ctx.Err()}
+		}
+		return r.v, r.err
+	case <-ctx.Done():
+		if release != nil {
+			go func() { release((<-done).v) }()
+		}
+		return zero, &TimeoutError{What: what, Err: ctx.Err()}
+	}
 }
 
 // checked verifies content against its descriptor.
@@ -88,8 +143,8 @@ type layoutSource struct {
 
 func (s *layoutSource) String() string { return s.name }
 
-func (s *layoutSource) Root(context.Context) (ocispecs.Descriptor, error) {
-	idx, err := s.l.Index()
+func (s *layoutSource) Root(ctx context.Context) (ocispecs.Descriptor, error) {
+	idx, err := bounded(ctx, "index.json of OCI layout "+s.name, func() (*ocispecs.Index, error) { return s.l.Index(ctx) }, nil)
 	if err != nil {
 		return ocispecs.Descriptor{}, err
 	}
@@ -100,16 +155,18 @@ func (s *layoutSource) Root(context.Context) (ocispecs.Descriptor, error) {
 	return ocispecs.Descriptor{}, fmt.Errorf("%s: index.json names %d images; want one", s.name, len(idx.Manifests))
 }
 
-func (s *layoutSource) Fetch(_ context.Context, d ocispecs.Descriptor, limit int64) ([]byte, error) {
+func (s *layoutSource) Fetch(ctx context.Context, d ocispecs.Descriptor, limit int64) ([]byte, error) {
 	if d.Size > limit {
 		return nil, fmt.Errorf("%s is %d bytes, over the %d limit", d.Digest, d.Size, limit)
 	}
-	rc, err := s.l.Blob(d)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return readLimited(rc, d, limit)
+	return bounded(ctx, "blob "+d.Digest.String()+" of OCI layout "+s.name, func() ([]byte, error) {
+		rc, err := s.l.Blob(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return readLimited(rc, d, limit)
+	}, nil)
 }
 
 func (s *layoutSource) Referrers(context.Context, digest.Digest) ([]ocispecs.Descriptor, error) {

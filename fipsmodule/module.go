@@ -11,9 +11,18 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"regexp"
 	"strings"
+
+	"github.com/fipsgate/fipsgate/imagefs"
 )
+
+// MaxSize is the largest module Inspect reads. OpenSSL's fips.so is 1-3 MB
+// on every platform it builds for; the margin leaves room for vendors'
+// debug builds while bounding what a hostile image can make fipsgate hash
+// (a sparse file of terabytes, /dev/zero) to well under a second of work.
+const MaxSize = 256 << 20
 
 // DefaultKey is OpenSSL's public default FIPS integrity key (FIPS_KEY_STRING
 // in include/openssl/fipskey.h, the SHA-256 of "holy hand grenade of
@@ -48,9 +57,28 @@ var (
 	bareVersion = regexp.MustCompile(`^\d+\.\d+\.\d+$`)
 )
 
-// Inspect reads a module once, computing its digest and MAC and finding its
-// name and version among its printable strings.
+// Inspect reads a module once, in constant memory, computing its digest and
+// MAC and finding its name and version among its printable strings. It
+// refuses modules over MaxSize bytes. When r is a file (it has Stat), one
+// that is not regular or is over the limit is refused before anything is
+// read; otherwise, and if the file grows, reading stops past the limit.
 func Inspect(r io.Reader) (Info, error) {
+	name := "the module"
+	if n, ok := r.(interface{ Name() string }); ok {
+		name = n.Name()
+	}
+	if s, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		st, err := s.Stat()
+		if err != nil {
+			return Info{}, err
+		}
+		if !st.Mode().IsRegular() {
+			return Info{}, imagefs.NotRegular(name, st.Mode())
+		}
+		if st.Size() > MaxSize {
+			return Info{}, tooLarge(name, st.Size())
+		}
+	}
 	var info Info
 	sum, mac := sha256.New(), hmac.New(sha256.New, DefaultKey)
 	var bare string
@@ -66,9 +94,12 @@ func Inspect(r io.Reader) (Info, error) {
 			}
 		}
 	}}
-	n, err := io.Copy(io.MultiWriter(sum, mac, strs), r)
+	n, err := io.Copy(io.MultiWriter(sum, mac, strs), io.LimitReader(r, MaxSize+1))
 	if err != nil {
 		return Info{}, err
+	}
+	if n > MaxSize {
+		return Info{}, fmt.Errorf("%s: %w: reading stopped past the %d-byte limit for a FIPS provider module (OpenSSL's fips.so is 1-3 MB)", name, imagefs.ErrTooLarge, int64(MaxSize))
 	}
 	strs.flush()
 	if info.Version == "" {
@@ -78,6 +109,10 @@ func Inspect(r io.Reader) (Info, error) {
 	info.SHA256 = hex.EncodeToString(sum.Sum(nil))
 	info.MAC = FormatMAC(mac.Sum(nil))
 	return info, nil
+}
+
+func tooLarge(name string, size int64) error {
+	return fmt.Errorf("%w; OpenSSL's fips.so is 1-3 MB, and fipsgate does not hash a larger module", imagefs.TooLarge(name, size, MaxSize))
 }
 
 // FormatMAC writes a MAC the way fipsinstall does.

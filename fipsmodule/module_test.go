@@ -2,9 +2,18 @@ package fipsmodule
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
+
+	"github.com/fipsgate/fipsgate/imagefs"
+	"golang.org/x/sys/unix"
 )
 
 // The expected MAC was computed independently (Python's hmac module with the
@@ -72,5 +81,102 @@ func TestValidate(t *testing.T) {
 		if v.Validated != tc.validated || cert != tc.cert || v.Reason == "" {
 			t.Errorf("Validate(%q) = %+v", tc.version, v)
 		}
+	}
+}
+
+// bounded runs Inspect and fails the test if it has not returned by the
+// deadline: a regression reads /dev/zero forever or hashes gigabytes.
+func bounded(t *testing.T, r io.Reader) (Info, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	type result struct {
+		info Info
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		info, err := Inspect(r)
+		done <- result{info, err}
+	}()
+	select {
+	case res := <-done:
+		return res.info, res.err
+	case <-ctx.Done():
+		t.Fatalf("Inspect did not return within 20s")
+		panic("unreachable")
+	}
+}
+
+func TestInspectRefusesHostileModules(t *testing.T) {
+	dir := t.TempDir()
+	sparse := filepath.Join(dir, "fips.so")
+	f, err := os.Create(sparse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(8 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	fifo := filepath.Join(dir, "fifo.so")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := imagefs.Root{Dir: dir}
+	for _, tc := range []struct {
+		name string
+		open func() (*os.File, error)
+		want string
+		is   error
+	}{
+		{"sparse", func() (*os.File, error) { return root.Open("/fips.so") },
+			"/fips.so: file too large: 8589934592 bytes, 8321499136 over the 268435456-byte limit; OpenSSL's fips.so is 1-3 MB", imagefs.ErrTooLarge},
+		// Opened by the caller as a FIFO: its read end, not blocking.
+		{"fifo", func() (*os.File, error) { return os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK, 0) },
+			fifo + " is a FIFO (named pipe), not a regular file", imagefs.ErrNotRegular},
+		{"device", func() (*os.File, error) { return os.Open("/dev/zero") },
+			"/dev/zero is a character device, not a regular file", imagefs.ErrNotRegular},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := tc.open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			_, err = bounded(t, f)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, tc.is) {
+				t.Errorf("Inspect = %v\nwant %q, wrapping %v", err, tc.want, tc.is)
+			}
+		})
+	}
+}
+
+// A reader that is not a file has no size to check first: /dev/zero seen
+// through a pipe, say. Reading stops just past the limit.
+func TestInspectStopsPastTheLimit(t *testing.T) {
+	f, err := os.Open("/dev/zero")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = bounded(t, struct{ io.Reader }{f})
+	if !errors.Is(err, imagefs.ErrTooLarge) || !strings.Contains(err.Error(), "the module: file too large: reading stopped past the 268435456-byte limit") {
+		t.Errorf("Inspect = %v", err)
+	}
+}
+
+func TestInspectReadsAModuleAtTheLimit(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "fips.so"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(MaxSize); err != nil {
+		t.Fatal(err)
+	}
+	info, err := bounded(t, f)
+	if err != nil || info.Size != MaxSize {
+		t.Errorf("Inspect = %+v, %v", info, err)
 	}
 }

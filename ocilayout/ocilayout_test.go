@@ -3,6 +3,7 @@ package ocilayout
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -69,6 +70,7 @@ func writeLayout(t *testing.T, layers ...[]byte) string {
 }
 
 func TestUnpackAppliesWhiteoutsAndStaysInside(t *testing.T) {
+	ctx := context.Background()
 	outside := t.TempDir()
 	lower := layer(t,
 		entry{name: "etc/", typ: tar.TypeDir},
@@ -89,12 +91,12 @@ func TestUnpackAppliesWhiteoutsAndStaysInside(t *testing.T) {
 		entry{name: "abs/etc/via-abs", body: "x", typ: tar.TypeReg},
 		entry{name: "hard", link: "../../etc/keep", typ: tar.TypeLink},
 	)
-	l, err := Open(writeLayout(t, lower, upper))
+	l, err := Open(ctx, writeLayout(t, lower, upper))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	img, err := l.ResolveImage(nil)
+	img, err := l.ResolveImage(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func TestUnpackAppliesWhiteoutsAndStaysInside(t *testing.T) {
 		t.Errorf("config: %+v", img.Config)
 	}
 	root := t.TempDir()
-	if err := l.Unpack(img, root); err != nil {
+	if err := l.Unpack(ctx, img, root); err != nil {
 		t.Fatal(err)
 	}
 	exists := func(p string) bool { _, err := os.Lstat(filepath.Join(root, p)); return err == nil }
@@ -123,6 +125,7 @@ func TestUnpackAppliesWhiteoutsAndStaysInside(t *testing.T) {
 }
 
 func TestUnpackRefusesATamperedLayer(t *testing.T) {
+	ctx := context.Background()
 	dir := writeLayout(t, layer(t, entry{name: "a", body: "aaaa", typ: tar.TypeReg}))
 	blobs, _ := filepath.Glob(filepath.Join(dir, "blobs", "sha256", "*"))
 	for _, p := range blobs {
@@ -131,26 +134,27 @@ func TestUnpackRefusesATamperedLayer(t *testing.T) {
 			os.WriteFile(p, bytes.Replace(dt, []byte("aaaa"), []byte("bbbb"), 1), 0o644)
 		}
 	}
-	l, err := Open(dir)
+	l, err := Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := l.ResolveImage(nil)
+	img, err := l.ResolveImage(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Unpack(img, t.TempDir()); err == nil || !strings.Contains(err.Error(), "digest") {
+	if err := l.Unpack(ctx, img, t.TempDir()); err == nil || !strings.Contains(err.Error(), "digest") {
 		t.Errorf("a tampered layer must fail on its digest, got %v", err)
 	}
 }
 
 func TestOpenRefusesWhatIsNotALayout(t *testing.T) {
-	if _, err := Open(t.TempDir()); err == nil || !strings.Contains(err.Error(), "not an OCI image layout") {
+	ctx := context.Background()
+	if _, err := Open(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "not an OCI image layout") {
 		t.Errorf("empty dir: %v", err)
 	}
 	f := filepath.Join(t.TempDir(), "x.tar")
 	os.WriteFile(f, layer(t, entry{name: "a", body: "a", typ: tar.TypeReg}), 0o644)
-	if _, err := Open(f); err == nil || !strings.Contains(err.Error(), "not an OCI image layout") {
+	if _, err := Open(ctx, f); err == nil || !strings.Contains(err.Error(), "not an OCI image layout") {
 		t.Errorf("plain tar: %v", err)
 	}
 }

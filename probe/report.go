@@ -153,6 +153,8 @@ type ModuleFacts struct {
 	RealPath      string `json:"realPath,omitempty"`
 	RealConfig    string `json:"realConfig,omitempty"`
 	ConfigContent string `json:"configContent,omitempty"`
+	// Unreadable says why the module at Path could not be read.
+	Unreadable string `json:"unreadable,omitempty"`
 }
 
 // Module layouts.

@@ -280,12 +280,16 @@ func inspectModule(root imagefs.Root, env map[string]string, facts *OpenSSLFacts
 	}
 	f, err := root.Open(m.Path)
 	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			m.Unreadable = err.Error()
+		}
 		m.Path = ""
 		return m
 	}
 	defer f.Close()
 	info, err := fipsmodule.Inspect(f)
 	if err != nil {
+		m.Unreadable = err.Error()
 		return m
 	}
 	m.Info = info
@@ -318,6 +322,9 @@ func moduleChecks(m *ModuleFacts, requireValidated bool) []Check {
 	if m.Path == "" || m.Size == 0 {
 		present.Status = Failed
 		present.Detail = "no FIPS provider module (fips.so) where OpenSSL would load it from"
+		if m.Unreadable != "" {
+			present.Detail = "the FIPS provider module cannot be read: " + m.Unreadable
+		}
 		return []Check{present}
 	}
 	present.Status = Passed

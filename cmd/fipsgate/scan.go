@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -48,9 +49,9 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 
 	opts := inventory.Options{Strict: *strict}
 	if *exceptionsFile != "" {
-		dt, err := os.ReadFile(*exceptionsFile)
+		dt, err := readInput(*exceptionsFile)
 		if err != nil {
-			return fail(err)
+			return fail(fmt.Errorf("--exceptions: %w", err))
 		}
 		if opts.Exceptions, err = inventory.ParseExceptions(*exceptionsFile, dt); err != nil {
 			return fail(err)
@@ -64,7 +65,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		}
 		p = &pp
 	}
-	rootDir, env, cleanup, err := scanRoot(fs.Arg(0), p)
+	rootDir, env, cleanup, err := scanRoot(context.Background(), fs.Arg(0), p)
 	if err != nil {
 		return fail(err)
 	}
@@ -91,9 +92,19 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// readInput reads a small file named on the command line under the rules
+// for an image's files: a FIFO or a device is refused, not waited on.
+func readInput(p string) ([]byte, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return nil, err
+	}
+	return imagefs.Root{Dir: "/"}.ReadFile(abs)
+}
+
 // scanRoot turns PATH into a root directory to scan, unpacking an OCI
 // layout into a temporary directory.
-func scanRoot(p string, platform *ocispecs.Platform) (string, map[string]string, func(), error) {
+func scanRoot(ctx context.Context, p string, platform *ocispecs.Platform) (string, map[string]string, func(), error) {
 	st, err := os.Stat(p)
 	if err != nil {
 		return "", nil, nil, err
@@ -103,12 +114,12 @@ func scanRoot(p string, platform *ocispecs.Platform) (string, map[string]string,
 			return p, map[string]string{}, func() {}, nil
 		}
 	}
-	l, err := ocilayout.Open(p)
+	l, err := ocilayout.Open(ctx, p)
 	if err != nil {
 		return "", nil, nil, err
 	}
 	defer l.Close()
-	img, err := l.ResolveImage(platform)
+	img, err := l.ResolveImage(ctx, platform)
 	if err != nil {
 		return "", nil, nil, err
 	}
@@ -117,7 +128,7 @@ func scanRoot(p string, platform *ocispecs.Platform) (string, map[string]string,
 		return "", nil, nil, err
 	}
 	cleanup := func() { os.RemoveAll(dir) }
-	if err := l.Unpack(img, dir); err != nil {
+	if err := l.Unpack(ctx, img, dir); err != nil {
 		cleanup()
 		return "", nil, nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -65,13 +66,16 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	src, err := attestation.Open(ctx, fs.Arg(0), *plainHTTP)
 	if err != nil {
-		fmt.Fprintf(stderr, "fipsgate verify: could not verify %s: %v\n", fs.Arg(0), err)
-		return 2
+		return verifyFailed(stderr, fs.Arg(0), *timeout, err)
 	}
 	res, err := attestation.Verify(ctx, src, policy)
 	if err != nil {
-		fmt.Fprintf(stderr, "fipsgate verify: could not verify %s: %v\n", fs.Arg(0), err)
-		return 2
+		return verifyFailed(stderr, fs.Arg(0), *timeout, err)
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		// Verify turns what a platform could not read into that platform's
+		// ERROR; say why, once, whatever the output format.
+		fmt.Fprintf(stderr, "fipsgate verify timed out (--timeout %s) before it read every attestation of %s: platforms in ERROR say what was being read\n", *timeout, fs.Arg(0))
 	}
 	if *asJSON {
 		if !*show {
@@ -99,6 +103,21 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return res.ExitCode()
+}
+
+// verifyFailed reports why image could not be verified and returns the
+// exit status; a timeout says what verify was reading.
+func verifyFailed(w io.Writer, image string, timeout time.Duration, err error) int {
+	var te *attestation.TimeoutError
+	switch {
+	case errors.As(err, &te) && errors.Is(err, context.DeadlineExceeded):
+		fmt.Fprintf(w, "fipsgate verify %s (--timeout %s): give it longer with --timeout, or see what makes the read slow\n", te, timeout)
+	case errors.Is(err, context.DeadlineExceeded):
+		fmt.Fprintf(w, "fipsgate verify timed out (--timeout %s) while reading %s: %v\n", timeout, image, err)
+	default:
+		fmt.Fprintf(w, "fipsgate verify: could not verify %s: %v\n", image, err)
+	}
+	return 2
 }
 
 func printPredicate(w io.Writer, platform string, p *predicate.Predicate) {
