@@ -128,6 +128,11 @@ func TooLarge(name string, size, limit int64) error {
 // blocks on the file's type. The returned file's Name is name. Callers
 // bound what they read: the file may be of any size, sparse or growing.
 func (r Root) Open(name string) (*os.File, error) {
+	return r.OpenFile(name, unix.O_RDONLY)
+}
+
+// OpenFile is Open with the access mode flag: unix.O_RDONLY or O_RDWR.
+func (r Root) OpenFile(name string, flag int) (*os.File, error) {
 	h, st, err := r.handle(name)
 	if err != nil {
 		return nil, err
@@ -139,7 +144,7 @@ func (r Root) Open(name string) (*os.File, error) {
 	// The handle pins the inode checked above: reopening it cannot land on
 	// a FIFO swapped in since. O_NONBLOCK all the same, so that nothing
 	// here can wait.
-	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC)
+	f, err := pathrs.Reopen(h, flag&unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, unwrapPathError(err))
 	}

@@ -8,6 +8,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"unsafe"
 
 	"github.com/fipsgate/fipsgate/imagefs"
 	"golang.org/x/sys/unix"
@@ -137,14 +138,10 @@ func (b breakage) apply(root imagefs.Root) (undo func() error, err error) {
 	return undo, nil
 }
 
-// openRegular opens name inside root without blocking on a FIFO or a
-// device, and refuses anything but a regular file.
+// openRegular opens name inside root, a regular file, without blocking on
+// it or opening anything else (imagefs.Root.OpenFile), and its fstat.
 func openRegular(root imagefs.Root, name string, flag int) (*os.File, *unix.Stat_t, error) {
-	p, err := root.Resolve(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	f, err := os.OpenFile(p, flag|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	f, err := root.OpenFile(name, flag)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -152,10 +149,6 @@ func openRegular(root imagefs.Root, name string, flag int) (*os.File, *unix.Stat
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s is not a regular file (mode %#o)", name, st.Mode)
 	}
 	return f, &st, nil
 }
@@ -198,7 +191,18 @@ func writeByteKeepingTimes(f *os.File, off int64, b byte, st *unix.Stat_t) error
 	if _, err := f.WriteAt([]byte{b}, off); err != nil {
 		return err
 	}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, f.Name(), []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+	return futimens(f, st.Atim, st.Mtim)
+}
+
+// futimens sets the times of the open file itself, as glibc's futimens:
+// utimensat with no path.
+func futimens(f *os.File, atime, mtime unix.Timespec) error {
+	ts := [2]unix.Timespec{atime, mtime}
+	_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, f.Fd(), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
 }
 
 // maxConfigSize bounds a configuration file the probe holds to restore it.
@@ -238,10 +242,10 @@ func removeFile(root imagefs.Root, name string) (func() error, error) {
 		if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
 			return err
 		}
-		if err := f.Chmod(os.FileMode(st.Mode & 0o7777)); err != nil {
+		if err := unix.Fchmod(int(f.Fd()), st.Mode&0o7777); err != nil {
 			return err
 		}
-		return unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{st.Atim, st.Mtim}, unix.AT_SYMLINK_NOFOLLOW)
+		return futimens(f, st.Atim, st.Mtim)
 	}, nil
 }
 
