@@ -29,9 +29,10 @@ func TestFIPSConfiguration(t *testing.T) {
 	if !s.ConfigDiagnostics || !s.FIPSDefault || s.DefaultProperties != "fips=yes" {
 		t.Errorf("summary = %+v", s)
 	}
+	// In the providers section's order, as OpenSSL activates them.
 	want := []Provider{
-		{Name: "base", Section: "base_sect", Activate: true},
 		{Name: "fips", Section: "fips_sect", Activate: true},
+		{Name: "base", Section: "base_sect", Activate: true},
 	}
 	if !reflect.DeepEqual(s.Providers, want) {
 		t.Errorf("providers = %+v, want %+v", s.Providers, want)
@@ -39,7 +40,7 @@ func TestFIPSConfiguration(t *testing.T) {
 	if s.FIPSSectionFile != "/etc/ssl/fipsmodule.cnf" || !strings.HasPrefix(s.FIPSSection["module-mac"], "5E:91") {
 		t.Errorf("FIPS section from %q: %v", s.FIPSSectionFile, s.FIPSSection)
 	}
-	if got := s.Active(); !reflect.DeepEqual(got, []string{"base", "fips"}) {
+	if got := s.Active(); !reflect.DeepEqual(got, []string{"fips", "base"}) {
 		t.Errorf("active = %v", got)
 	}
 }
@@ -49,12 +50,14 @@ func TestIncludesStayInsideTheRoot(t *testing.T) {
 	if c.Sections["from_other"]["seen"] != "yes" {
 		t.Errorf("a relative include climbing above / must resolve inside the root; sections: %v", c.Sections)
 	}
-	if len(c.Errors) != 1 || !strings.Contains(c.Errors[0], "/etc/ssl/link.cnf") {
-		t.Errorf("a symlink pointing out of the root must not be followed out of it; errors: %v", c.Errors)
+	// Resolved inside the root, the symlink points at a file that does not
+	// exist there: OpenSSL would skip the include, and so does Parse.
+	if len(c.Errors) != 0 || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "/etc/ssl/link.cnf") {
+		t.Errorf("a symlink pointing out of the root must not be followed out of it; errors: %q, warnings %q", c.Errors, c.Warnings)
 	}
 	s := Summarize(c)
-	if _, ok := s.FIPS(); ok || s.FIPSDefault {
-		t.Errorf("no FIPS provider is configured, summary says %+v", s)
+	if _, ok := s.FIPS(); ok || s.FIPSDefault || !reflect.DeepEqual(s.Active(), []string{"default"}) {
+		t.Errorf("only the default provider is configured, summary says %+v", s)
 	}
 }
 
@@ -63,16 +66,10 @@ func TestDirectoryIncludeVariablesAndQuoting(t *testing.T) {
 	if got, want := c.Files, []string{"/etc/ssl/openssl.cnf", "/etc/ssl/conf.d/00-first.conf", "/etc/ssl/conf.d/10-fips.cnf"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("files = %v, want %v", got, want)
 	}
-	wantErrors := []string{"relative include", "variable nosuchvar has no value"}
-	if len(c.Errors) != len(wantErrors) {
-		t.Fatalf("errors = %q, want ones mentioning %q", c.Errors, wantErrors)
+	if len(c.Errors) != 0 {
+		t.Fatalf("errors = %q", c.Errors)
 	}
-	for i, w := range wantErrors {
-		if !strings.Contains(c.Errors[i], w) {
-			t.Errorf("error %d = %q, want it to mention %q", i, c.Errors[i], w)
-		}
-	}
-	props := c.Sections["evp_properties"]
+	props := c.Sections["vars"]
 	if props["greeting"] != "hello, world   continued" {
 		t.Errorf("continuation and escapes: greeting = %q", props["greeting"])
 	}
@@ -81,8 +78,8 @@ func TestDirectoryIncludeVariablesAndQuoting(t *testing.T) {
 	}
 	s := Summarize(c)
 	want := []Provider{
-		{Name: "base", Section: "base_sect", Activate: true},
 		{Name: "fips", Section: "fips_sect", Activate: true, Module: "/usr/lib/ossl-modules/fips.so"},
+		{Name: "base", Section: "base_sect", Activate: true},
 		{Name: "legacy", Section: "legacy_sect", Activate: false},
 	}
 	if !reflect.DeepEqual(s.Providers, want) {

@@ -1,17 +1,25 @@
 package opensslconf
 
 import (
+	"fmt"
 	"path"
-	"sort"
 	"strings"
 )
 
-// Provider is one entry of the configuration's providers section.
+// Provider is one entry of the configuration's providers section, as
+// OpenSSL's provider module (crypto/provider_conf.c) reads it.
 type Provider struct {
-	Name     string `json:"name"`    // the key in the providers section: fips, base, default, …
-	Section  string `json:"section"` // the section that configures it
+	// Name is the provider's name: the key in the providers section after
+	// its first dot, or the section's identity.
+	Name    string `json:"name"`
+	Section string `json:"section"` // the section that configures it
+	// Activate is activation requested (and attempted): whether it
+	// succeeds depends on the module loading and passing its self-tests.
 	Activate bool   `json:"activate"`
 	Module   string `json:"module,omitempty"` // `module = …`, when set
+	// Fallback marks the default provider OpenSSL loads by itself when the
+	// configuration attempts no activation (or is not used at all).
+	Fallback bool `json:"fallback,omitempty"`
 }
 
 // IsFIPS tells whether the entry configures the FIPS provider.
@@ -19,105 +27,410 @@ func (p Provider) IsFIPS() bool {
 	return p.Name == "fips" || strings.HasPrefix(path.Base(p.Module), "fips.")
 }
 
-// Summary is what a configuration means for FIPS.
+// Summary is what a configuration means for FIPS: what OpenSSL uses once an
+// application has loaded it the default way.
 type Summary struct {
-	// ConfigDiagnostics is config_diagnostics = 1 in the default section:
-	// without it OpenSSL silently ignores a configuration that fails to
-	// load (a missing fipsmodule.cnf, say) and runs without FIPS.
-	ConfigDiagnostics bool       `json:"configDiagnostics"`
-	InitSection       string     `json:"initSection,omitempty"` // openssl_conf
-	Providers         []Provider `json:"providers"`
-	// DefaultProperties is default_properties of the alg_section.
+	// ConfigDiagnostics is config_diagnostics in the default section
+	// (a non-zero number): without it OpenSSL silently ignores a module that
+	// fails (a missing fipsmodule.cnf, say) and runs without FIPS.
+	ConfigDiagnostics bool   `json:"configDiagnostics"`
+	InitSection       string `json:"initSection,omitempty"` // openssl_conf
+	// Providers are the entries the provider module reads, in its order,
+	// and the default provider when OpenSSL falls back to it.
+	Providers []Provider `json:"providers"`
+	// DefaultProperties are the default properties alg_section sets.
 	DefaultProperties string `json:"defaultProperties,omitempty"`
-	// FIPSDefault is fips=yes among the default properties: every
-	// algorithm fetch without explicit properties gets a FIPS one.
+	// FIPSDefault is what EVP_default_properties_is_fips_enabled answers:
+	// every algorithm fetch without explicit properties gets a FIPS one.
 	FIPSDefault bool `json:"fipsDefault"`
-	// FIPSSection is the FIPS provider's section, and FIPSSectionFile the
-	// file it comes from (fipsmodule.cnf in the usual layout).
+	// FIPSSection is the parameters OpenSSL passes the FIPS provider
+	// (module-mac and friends), and FIPSSectionFile the file its section
+	// comes from (fipsmodule.cnf in the usual layout).
 	FIPSSection     map[string]string `json:"fipsSection,omitempty"`
 	FIPSSectionFile string            `json:"fipsSectionFile,omitempty"`
+	// Dropped is set when OpenSSL refuses the configuration as a whole: it
+	// then runs as if there were none.
+	Dropped bool `json:"dropped,omitempty"`
+	// ModuleError is the module that fails: the ones after it never run,
+	// and with config_diagnostics the application's initialisation fails.
+	ModuleError string `json:"moduleError,omitempty"`
+
+	initFails bool
+	// unmodelled: a module fipsgate does not model ran.
+	unmodelled bool
 }
 
-// FIPS returns the FIPS provider's entry, if the configuration has one.
+// FIPS returns the FIPS provider's entry, if the configuration has one: the
+// first one activated, else the first one.
 func (s Summary) FIPS() (Provider, bool) {
-	for _, p := range s.Providers {
+	var first *Provider
+	for i, p := range s.Providers {
 		if p.IsFIPS() {
-			return p, true
+			if p.Activate {
+				return p, true
+			}
+			if first == nil {
+				first = &s.Providers[i]
+			}
 		}
+	}
+	if first != nil {
+		return *first, true
 	}
 	return Provider{}, false
 }
 
-// Active lists the names of the activated providers.
+// Active lists the names of the providers OpenSSL activates (or attempts
+// to), each once.
 func (s Summary) Active() []string {
 	var out []string
 	for _, p := range s.Providers {
-		if p.Activate {
+		if p.Activate && indexOf(out, p.Name) < 0 {
 			out = append(out, p.Name)
 		}
 	}
 	return out
 }
 
-// Summarize reads the FIPS-relevant settings out of a parsed configuration,
-// following the same chain OpenSSL does: openssl_conf → providers → each
-// provider's section, and alg_section → default_properties.
+// Summarize returns what the configuration means for FIPS, as Parse
+// established it by running OpenSSL's configuration modules.
 func Summarize(c *Config) Summary {
-	var s Summary
-	s.ConfigDiagnostics = truthy(c.Sections[DefaultSection]["config_diagnostics"])
-	init, ok := c.Sections[DefaultSection]["openssl_conf"]
-	if !ok {
-		return s
-	}
-	s.InitSection = init
-	initSect := c.Sections[init]
-	if provSectName, ok := initSect["providers"]; ok {
-		provSect := c.Sections[provSectName]
-		names := make([]string, 0, len(provSect))
-		for name := range provSect {
-			names = append(names, name)
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			sectName := provSect[name]
-			sect := c.Sections[sectName]
-			p := Provider{Name: name, Section: sectName, Module: sect["module"]}
-			if v, ok := sect["identity"]; ok && v != "" {
-				p.Name = v
-			}
-			// OpenSSL 3.0 and 3.1 activate on the key's mere presence; later
-			// releases read a boolean. A false value is reported as given.
-			if v, ok := sect["activate"]; ok {
-				p.Activate = truthy(v)
-			}
-			s.Providers = append(s.Providers, p)
-			if p.IsFIPS() {
-				s.FIPSSection = sect
-				s.FIPSSectionFile = c.Origin[sectName]
-			}
-		}
-	}
-	if algSect, ok := initSect["alg_section"]; ok {
-		s.DefaultProperties = c.Sections[algSect]["default_properties"]
-		s.FIPSDefault = hasProperty(s.DefaultProperties, "fips", "yes")
-	}
-	return s
+	return c.summary
 }
 
-func truthy(v string) bool {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "1", "yes", "true", "on":
-		return true
+// Built-in configuration modules, in the order OpenSSL registers them
+// (OPENSSL_load_builtin_modules): module_find takes the first whose name
+// starts with the key's part before its last dot.
+var builtinModules = []string{"oid_section", "stbl_section", "engines", "alg_section", "ssl_conf", "providers", "random"}
+
+func moduleFind(name string) string {
+	n := len(name)
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		n = i
 	}
-	return false
+	for _, m := range builtinModules {
+		if n <= len(m) && m[:n] == name[:n] {
+			return m
+		}
+	}
+	return ""
+}
+
+type modules struct {
+	c         *Config
+	s         Summary
+	attempted bool
+	activated []string
+	props     []property
+	errors    []string
+	work      int
+	// fipsChosenActive: FIPSSection is an activated entry's.
+	fipsChosenActive bool
+}
+
+// runModules is CONF_modules_load_file_ex as OPENSSL_init_crypto calls it
+// (DEFAULT_CONF_MFLAGS): the modules of the openssl_conf section in order,
+// up to the first that fails.
+func runModules(c *Config) (Summary, []string) {
+	m := &modules{c: c}
+	errs := append([]string(nil), c.Errors...)
+	if c.dropped {
+		m.s.Dropped = true
+		m.fallback()
+		return m.s, errs
+	}
+	diag := numberValue(c.Sections[DefaultSection]["config_diagnostics"]) != 0
+	m.s.ConfigDiagnostics = diag
+	init, ok := c.Sections[DefaultSection]["openssl_conf"]
+	if ok {
+		m.s.InitSection = init
+		if err := m.run(init); err != "" {
+			m.s.ModuleError = err
+			m.s.initFails = diag
+			what := "OpenSSL silently skips the modules after it (config_diagnostics is not set)"
+			if diag {
+				what = "OpenSSL initialisation fails (config_diagnostics = 1)"
+			}
+			errs = append(errs, fmt.Sprintf("%s: %s", err, what))
+		}
+	}
+	m.fallback()
+	return m.s, append(errs, m.errors...)
+}
+
+func (m *modules) fallback() {
+	if !m.attempted {
+		m.s.Providers = append(m.s.Providers, Provider{Name: "default", Activate: true, Fallback: true})
+	}
+}
+
+// numberValue is _CONF_get_number: the value's leading decimal digits, 0
+// when there are none or they overflow a long.
+func numberValue(v string) int64 {
+	var n int64
+	for i := 0; i < len(v) && v[i] >= '0' && v[i] <= '9'; i++ {
+		d := int64(v[i] - '0')
+		if n > (1<<63-1-d)/10 {
+			return 0
+		}
+		n = n*10 + d
+	}
+	return n
+}
+
+func (m *modules) where(section string) string {
+	if f := m.c.Origin[section]; f != "" {
+		return f + ": "
+	}
+	return ""
+}
+
+// run runs the modules of section init; it returns what failed.
+func (m *modules) run(init string) string {
+	c := m.c
+	if _, ok := c.Sections[init]; !ok {
+		return fmt.Sprintf("openssl_conf = %s names no section", init)
+	}
+	critical := 0
+	for _, name := range c.Order[init] {
+		if mod := moduleFind(name); mod == "providers" || mod == "alg_section" {
+			critical++
+		}
+	}
+	for _, name := range c.Order[init] {
+		value := c.Sections[init][name]
+		mod := moduleFind(name)
+		fail := func(format string, args ...any) string {
+			return fmt.Sprintf("%s[%s] %s = %s: module %s: %s", m.where(init), init, name, value, mod, fmt.Sprintf(format, args...))
+		}
+		var err string
+		switch mod {
+		case "":
+			return fmt.Sprintf("%s[%s] %s = %s: no module is named %q: OpenSSL tries to load it as a shared object (lib%s.so), which fipsgate does not judge", m.where(init), init, name, value, name, name)
+		case "providers":
+			critical--
+			err = m.providers(value)
+		case "alg_section":
+			critical--
+			err = m.algSection(value)
+		case "ssl_conf":
+			err = m.sslConf(value)
+		case "engines":
+			m.s.unmodelled = true
+			return fail("ENGINEs replace algorithms outside any provider, so the FIPS provider no longer covers them: fipsgate does not accept them")
+		default:
+			if _, ok := c.Sections[value]; !ok {
+				err = fmt.Sprintf("section %s not found", value)
+				break
+			}
+			m.s.unmodelled = true
+			if critical > 0 {
+				// Were it to fail, the provider or algorithm modules after it
+				// would not run.
+				return fail("fipsgate does not model this module and cannot tell whether the modules after it run; list it after providers and alg_section")
+			} else {
+				m.c.Warnings = append(m.c.Warnings, fail("not modelled by fipsgate; were it to fail, only the application's initialisation (with config_diagnostics) would"))
+			}
+		}
+		if err != "" {
+			return fail("%s", err)
+		}
+	}
+	return ""
+}
+
+func skipDot(name string) string {
+	if i := strings.IndexByte(name, '.'); i >= 0 {
+		return name[i+1:]
+	}
+	return name
+}
+
+// parseBool is provider_conf_parse_bool_setting.
+func parseBool(v string) (bool, bool) {
+	switch v {
+	case "1", "yes", "YES", "true", "TRUE", "on", "ON":
+		return true, true
+	case "0", "no", "NO", "false", "FALSE", "off", "OFF":
+		return false, true
+	}
+	return false, false
+}
+
+// providers is provider_conf_init.
+func (m *modules) providers(section string) string {
+	c := m.c
+	if _, ok := c.Sections[section]; !ok {
+		return fmt.Sprintf("section %s not found", section)
+	}
+	for _, key := range c.Order[section] {
+		value := c.Sections[section][key]
+		p := Provider{Name: skipDot(key), Section: value}
+		sect, ok := c.Sections[value]
+		if !ok {
+			return fmt.Sprintf("[%s] %s: section %s not found", section, key, value)
+		}
+		for _, k := range c.Order[value] {
+			v := sect[k]
+			switch skipDot(k) {
+			case "identity":
+				p.Name = v
+			case "soft_load":
+				if _, ok := parseBool(v); !ok {
+					return fmt.Sprintf("[%s] %s = %q: not a boolean", value, k, v)
+				}
+			case "module":
+				p.Module = v
+			case "activate":
+				on, ok := parseBool(v)
+				if !ok {
+					return fmt.Sprintf("[%s] %s = %q: not a boolean", value, k, v)
+				}
+				p.Activate = on
+			}
+		}
+		if p.Activate && indexOf(m.activated, p.Name) >= 0 {
+			// prov_already_activated: the entry is skipped.
+			m.c.Warnings = append(m.c.Warnings, fmt.Sprintf("[%s] %s: provider %s is already activated: OpenSSL ignores this entry", section, key, p.Name))
+			continue
+		}
+		if p.Activate {
+			m.attempted = true
+		}
+		params, err := m.params(section, key, value)
+		if err != "" {
+			return fmt.Sprintf("[%s] %s: %s", section, key, err)
+		}
+		if p.Activate {
+			m.activated = append(m.activated, p.Name)
+		}
+		m.s.Providers = append(m.s.Providers, p)
+		if p.IsFIPS() && (m.s.FIPSSection == nil || (p.Activate && !m.fipsChosenActive)) {
+			m.s.FIPSSection = params
+			m.s.FIPSSectionFile = c.Origin[value]
+			m.fipsChosenActive = p.Activate
+		}
+	}
+	return ""
+}
+
+// maxParamWork bounds the parameter walk: sections naming sections can make
+// OpenSSL's walk exponential.
+const maxParamWork = 1 << 16
+
+type confValue struct{ section, name string }
+
+// params is provider_conf_params: the parameters OpenSSL passes the
+// provider. A value that names a section is a subsection whose entries
+// become "name.entry" parameters.
+func (m *modules) params(fromSection, fromKey, section string) (map[string]string, string) {
+	out := map[string]string{}
+	var walk func(name *string, value string, from confValue, visited []confValue) string
+	walk = func(name *string, value string, from confValue, visited []confValue) string {
+		m.work++
+		if m.work > maxParamWork {
+			return "provider parameters nest too deeply for fipsgate to judge"
+		}
+		sect, ok := m.c.Sections[value]
+		if !ok {
+			out[*name] = value
+			return ""
+		}
+		for _, v := range visited {
+			if v == from {
+				return fmt.Sprintf("recursive section reference to %s", value)
+			}
+		}
+		visited = append(visited, from)
+		prefix := ""
+		if name != nil {
+			prefix = *name + "."
+		}
+		for _, k := range m.c.Order[value] {
+			if len(prefix)+len(k) >= 512 {
+				return fmt.Sprintf("parameter name %s%s is 512 bytes or longer", prefix, k)
+			}
+			n := prefix + k
+			if err := walk(&n, sect[k], confValue{value, k}, visited); err != "" {
+				return err
+			}
+		}
+		return ""
+	}
+	err := walk(nil, section, confValue{fromSection, fromKey}, nil)
+	return out, err
+}
+
+// algSection is alg_module_init.
+func (m *modules) algSection(section string) string {
+	c := m.c
+	if _, ok := c.Sections[section]; !ok {
+		return fmt.Sprintf("section %s not found", section)
+	}
+	for _, k := range c.Order[section] {
+		v := c.Sections[section][k]
+		switch k {
+		case "fips_mode":
+			var q string
+			switch v {
+			case "TRUE", "true", "Y", "y", "YES", "yes":
+				q = "fips=yes"
+			case "FALSE", "false", "N", "n", "NO", "no":
+				q = "-fips"
+			default:
+				return fmt.Sprintf("fips_mode = %q: not a boolean", v)
+			}
+			pl, _ := parseQuery(q)
+			if m.props == nil {
+				m.props = pl
+			} else {
+				m.props = mergeProperties(pl, m.props)
+			}
+		case "default_properties":
+			pl, err := parseQuery(v)
+			if err != nil {
+				return fmt.Sprintf("default_properties = %q: %v", v, err)
+			}
+			m.props = pl
+		default:
+			return fmt.Sprintf("unknown option %s = %s", k, v)
+		}
+		m.s.DefaultProperties = formatProperties(m.props)
+		m.s.FIPSDefault = fipsEnabled(m.props)
+	}
+	return ""
+}
+
+// sslConf is ssl_module_init: a non-empty section of non-empty sections.
+func (m *modules) sslConf(section string) string {
+	c := m.c
+	if _, ok := c.Sections[section]; !ok {
+		return fmt.Sprintf("section %s not found", section)
+	}
+	if len(c.Order[section]) == 0 {
+		return fmt.Sprintf("section %s is empty", section)
+	}
+	for _, k := range c.Order[section] {
+		v := c.Sections[section][k]
+		if _, ok := c.Sections[v]; !ok {
+			return fmt.Sprintf("[%s] %s: section %s not found", section, k, v)
+		}
+		if len(c.Order[v]) == 0 {
+			return fmt.Sprintf("[%s] %s: section %s is empty", section, k, v)
+		}
+	}
+	return ""
 }
 
 // hasProperty reports whether a property query requires name=value: a
 // mandatory clause, not an optional "?name=value" one.
 func hasProperty(query, name, value string) bool {
-	for _, clause := range strings.Split(query, ",") {
-		clause = strings.ReplaceAll(strings.TrimSpace(clause), " ", "")
-		if strings.EqualFold(clause, name+"="+value) || (value == "yes" && strings.EqualFold(clause, name)) {
+	pl, err := parseQuery(query)
+	if err != nil {
+		return false
+	}
+	for _, p := range pl {
+		if p.name == name && !p.optional && p.oper == operEQ && p.typ == propString && p.str == value {
 			return true
 		}
 	}
