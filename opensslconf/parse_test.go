@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fipsgate/fipsgate/imagefs"
 )
@@ -119,12 +120,21 @@ func TestParseMissingMainFile(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("openssl_conf = a\n[a]\nproviders = p\n[p]\nfips = s\n[s]\nactivate = 1\n"))
 	f.Add([]byte("x = $a::b ${c} $(d) \"q\\\"\" 'r' \\\n#c\n.include = /x\n.pragma dollarid:on\n"))
+	for i := range 50 {
+		dt, _ := newGen(uint64(i)).config("")
+		f.Add(dt)
+	}
 	f.Fuzz(func(t *testing.T, dt []byte) {
+		start := time.Now()
 		c, err := Parse(memFS{"/c.cnf": dt, "/x": dt}, "/c.cnf", map[string]string{}, "/")
 		if err != nil {
 			t.Fatal(err)
 		}
 		Summarize(c)
+		// Bounded time whatever the input (generous: fuzzing shares the CPU).
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("Parse took %v", d)
+		}
 	})
 }
 
