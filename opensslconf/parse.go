@@ -24,6 +24,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // FS opens files of the configuration's filesystem. Paths are absolute,
@@ -652,7 +653,7 @@ func (l *loader) open(name string) (src *source, missing bool, err error) {
 	if !l.fsys.IsDir(name) {
 		dt, err = readFile(l.fsys, name)
 		switch {
-		case errors.Is(err, fs.ErrNotExist):
+		case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
 			l.Warnings = append(l.Warnings, fmt.Sprintf("%s:%d: included file %s does not exist: OpenSSL skips it", l.in.name, l.in.line(), name))
 			return nil, true, nil
 		case err != nil:
