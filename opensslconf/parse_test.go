@@ -2,7 +2,10 @@ package opensslconf
 
 import (
 	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +126,20 @@ func FuzzParse(f *testing.F) {
 	for i := range 50 {
 		dt, _ := newGen(uint64(i)).config("")
 		f.Add(dt)
+	}
+	// The differential fuzz target's seeds, one for each construct.
+	seeds, _ := filepath.Glob("testdata/fuzz/FuzzOracle/*")
+	for _, name := range seeds {
+		dt, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		_, lit, _ := strings.Cut(string(dt), "\n")
+		v, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(lit), "[]byte("), ")"))
+		if err != nil {
+			f.Fatalf("%s: %v", name, err)
+		}
+		f.Add([]byte(v))
 	}
 	f.Fuzz(func(t *testing.T, dt []byte) {
 		start := time.Now()
