@@ -126,7 +126,7 @@ func Parse(fsys FS, name string, env map[string]string, workDir string) (*Config
 		workDir = "/"
 	}
 	c := load(fsys, name, dt, env, workDir, nil)
-	if len(c.dirs) > 0 {
+	if len(c.dirs) > 0 && !c.refused {
 		checkDirOrder(c, fsys, name, dt, env, workDir)
 	}
 	c.Config.summary, c.Config.Errors = runModules(&c.Config)
@@ -498,7 +498,7 @@ func (l *loader) logicalLine(b []byte) error {
 	}
 	l.values += len(name) + len(v)
 	if l.values > maxTotalValues {
-		return l.refusef("the configuration's values add up to more than %d bytes: fipsgate does not judge it", maxTotalValues)
+		return l.refusef("the configuration's values add up to more than %d bytes", maxTotalValues)
 	}
 	l.newSection(psection)
 	l.Sections[psection][name] = v
@@ -593,7 +593,7 @@ func (l *loader) include(s line, p int, psection string) error {
 		resolved = path.Join(l.workDir, resolved)
 	}
 	if len(l.stack) >= maxIncludeDepth {
-		return l.refusef("includes nested deeper than %d: fipsgate does not judge it", maxIncludeDepth)
+		return l.refusef("includes nested deeper than %d", maxIncludeDepth)
 	}
 	var next *source
 	switch {
@@ -647,7 +647,7 @@ func (l *loader) include(s line, p int, psection string) error {
 // would (a FIFO, a device, a file over the size limit) fails closed.
 func (l *loader) open(name string) (src *source, missing bool, err error) {
 	if len(l.Files) >= maxFiles {
-		return nil, false, l.refusef("more than %d configuration files opened: fipsgate does not judge it", maxFiles)
+		return nil, false, l.refusef("more than %d configuration files opened", maxFiles)
 	}
 	var dt []byte
 	if !l.fsys.IsDir(name) {
@@ -662,7 +662,7 @@ func (l *loader) open(name string) (src *source, missing bool, err error) {
 	}
 	l.read += len(dt)
 	if l.read > maxTotalRead {
-		return nil, false, l.refusef("the configuration's files add up to more than %d bytes: fipsgate does not judge it", maxTotalRead)
+		return nil, false, l.refusef("the configuration's files add up to more than %d bytes", maxTotalRead)
 	}
 	l.Files = append(l.Files, name)
 	return &source{name: name, dt: dt}, false, nil
@@ -800,8 +800,12 @@ func (l *loader) getString(section, name string) (string, bool) {
 	return v, ok
 }
 
-// maxOrderRuns bounds the loads checkDirOrder makes.
-const maxOrderRuns = 256
+// checkDirOrder makes at most maxOrderRuns loads, and reads and expands at
+// most maxOrderWork bytes across them.
+const (
+	maxOrderRuns = 256
+	maxOrderWork = 64 << 20
+)
 
 // checkDirOrder makes sure the configuration means the same whatever order
 // OpenSSL reads an included directory's files in: it reads them in
@@ -812,7 +816,7 @@ func checkDirOrder(c *loader, fsys FS, name string, dt []byte, env map[string]st
 		dirs = append(dirs, d)
 	}
 	sort.Strings(dirs)
-	runs := 0
+	runs, limit := 0, min(maxOrderRuns, maxOrderWork/(c.read+c.values+1))
 	for _, d := range dirs {
 		n := c.dirs[d]
 		var perms [][]int
@@ -831,9 +835,9 @@ func checkDirOrder(c *loader, fsys FS, name string, dt []byte, env map[string]st
 			c.Warnings = append(c.Warnings, fmt.Sprintf("included directory %s has %d configuration files: fipsgate checked %d of the orders OpenSSL may read them in", d, n, len(perms)))
 		}
 		for _, perm := range perms {
-			if runs++; runs > maxOrderRuns {
+			if runs++; runs > limit {
 				c.orderDependent = true
-				c.Errors = append(c.Errors, fmt.Sprintf("included directories %v have too many configuration files for fipsgate to check that the order OpenSSL reads them in does not matter", dirs))
+				c.Errors = append(c.Errors, fmt.Sprintf("included directories %v: too many or too large configuration files for fipsgate to check that the order OpenSSL reads them in does not matter", dirs))
 				return
 			}
 			order := func(dir string, names []string) []string {
@@ -849,7 +853,7 @@ func checkDirOrder(c *loader, fsys FS, name string, dt []byte, env map[string]st
 			o := load(fsys, name, dt, env, workDir, order)
 			if !sameLoad(&c.Config, &o.Config) {
 				c.orderDependent = true
-				c.Errors = append(c.Errors, fmt.Sprintf("%s: OpenSSL reads this directory's %d configuration files in directory order, which cannot be known before it runs, and the configuration differs with that order: fipsgate does not judge it", d, n))
+				c.Errors = append(c.Errors, fmt.Sprintf("%s: OpenSSL reads this directory's %d configuration files in directory order, which cannot be known before it runs, and the configuration differs with that order", d, n))
 				return
 			}
 		}
@@ -894,7 +898,7 @@ func permutations(n int) [][]int {
 func dropWhy(err error) string {
 	var le *loadError
 	if errors.As(err, &le) && le.refused {
-		return "fipsgate refuses the configuration"
+		return "beyond fipsgate's limits, which OpenSSL does not have: fipsgate refuses to judge the configuration"
 	}
 	return "OpenSSL refuses the whole configuration (whatever config_diagnostics says) and runs as if there were none"
 }
