@@ -463,6 +463,9 @@ func TestBounded(t *testing.T) {
 			if !(c.refused || c.orderDependent) || len(c.Errors) != 1 || !strings.Contains(c.Errors[0], "fipsgate") {
 				t.Errorf("want a refusal; errors: %q", c.Errors)
 			}
+			if s := Summarize(c); c.refused && (len(s.Providers) > 0 || s.FIPSDefault) {
+				t.Errorf("a refused configuration has no summary: %+v", s)
+			}
 			if d := time.Since(start); d > 5*time.Second {
 				t.Errorf("took %v", d)
 			}

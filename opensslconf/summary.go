@@ -134,6 +134,11 @@ type modules struct {
 func runModules(c *Config) (Summary, []string) {
 	m := &modules{c: c}
 	errs := append([]string(nil), c.Errors...)
+	if c.refused {
+		// OpenSSL would load it, but fipsgate did not read it all: it
+		// cannot say what is in force.
+		return m.s, errs
+	}
 	if c.dropped {
 		m.s.Dropped = true
 		m.fallback()
