@@ -47,7 +47,16 @@ var (
 	oracleOnce sync.Once
 	theOracle  *oracle
 	oracleErr  error
+	oracleTmp  string
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if oracleTmp != "" {
+		os.RemoveAll(oracleTmp)
+	}
+	os.Exit(code)
+}
 
 func getOracle(t testing.TB) *oracle {
 	t.Helper()
@@ -154,6 +163,7 @@ func newOracle() (*oracle, error) {
 		return nil, err
 	}
 	o := &oracle{root: filepath.Join(tmp, "root"), bin: filepath.Join(tmp, "oracle"), dir: filepath.Join(tmp, "conf")}
+	oracleTmp = tmp // for TestMain to remove, whatever fails below
 	if err := extract(tarPath, o.root); err != nil {
 		return nil, err
 	}
