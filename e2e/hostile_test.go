@@ -49,6 +49,13 @@ func TestHostileImages(t *testing.T) {
 				"OpenSSL does not use the configuration they judged"},
 		},
 		{
+			// The configuration read differently from OpenSSL: a byte that
+			// makes OpenSSL drop all of it and run the default provider.
+			name: "config-dropped",
+			want: []string{"[static] the OpenSSL configuration loads", "missing equal sign",
+				"OpenSSL refuses the whole configuration"},
+		},
+		{
 			// Files that would block a reader.
 			name: "fifo-module",
 			want: []string{"fips.so", "not a regular file"},
