@@ -122,7 +122,6 @@ type modules struct {
 	attempted bool
 	activated []string
 	props     []property
-	errors    []string
 	work      int
 	// fipsChosenActive: FIPSSection is an activated entry's.
 	fipsChosenActive bool
@@ -149,18 +148,21 @@ func runModules(c *Config) (Summary, []string) {
 	init, ok := c.Sections[DefaultSection]["openssl_conf"]
 	if ok {
 		m.s.InitSection = init
-		if err := m.run(init); err != "" {
+		if err, refused := m.run(init); err != "" {
 			m.s.ModuleError = err
-			m.s.initFails = diag
 			what := "OpenSSL silently skips the modules after it (config_diagnostics is not set)"
-			if diag {
+			switch {
+			case refused:
+				what = "fipsgate refuses the configuration"
+			case diag:
+				m.s.initFails = true
 				what = "OpenSSL initialisation fails (config_diagnostics = 1)"
 			}
 			errs = append(errs, fmt.Sprintf("%s: %s", err, what))
 		}
 	}
 	m.fallback()
-	return m.s, append(errs, m.errors...)
+	return m.s, errs
 }
 
 func (m *modules) fallback() {
@@ -190,11 +192,12 @@ func (m *modules) where(section string) string {
 	return ""
 }
 
-// run runs the modules of section init; it returns what failed.
-func (m *modules) run(init string) string {
+// run runs the modules of section init; it returns what failed, and
+// whether it is fipsgate that refuses what it does not judge.
+func (m *modules) run(init string) (string, bool) {
 	c := m.c
 	if _, ok := c.Sections[init]; !ok {
-		return fmt.Sprintf("openssl_conf = %s names no section", init)
+		return fmt.Sprintf("openssl_conf = %s names no section", init), false
 	}
 	critical := 0
 	for _, name := range c.Order[init] {
@@ -211,7 +214,9 @@ func (m *modules) run(init string) string {
 		var err string
 		switch mod {
 		case "":
-			return fmt.Sprintf("%s[%s] %s = %s: no module is named %q: OpenSSL tries to load it as a shared object (lib%s.so), which fipsgate does not judge", m.where(init), init, name, value, name, name)
+			// OpenSSL then loads lib<name>.so: an error when there is none,
+			// and code fipsgate does not judge when there is.
+			return fmt.Sprintf("%s[%s] %s = %s: no module is named %q: OpenSSL tries to load it as a shared object (lib%s.so)", m.where(init), init, name, value, name, name), false
 		case "providers":
 			critical--
 			err = m.providers(value)
@@ -222,7 +227,7 @@ func (m *modules) run(init string) string {
 			err = m.sslConf(value)
 		case "engines":
 			m.s.unmodelled = true
-			return fail("ENGINEs replace algorithms outside any provider, so the FIPS provider no longer covers them: fipsgate does not accept them")
+			return fail("ENGINEs replace algorithms outside any provider, so the FIPS provider no longer covers them"), true
 		default:
 			if _, ok := c.Sections[value]; !ok {
 				err = fmt.Sprintf("section %s not found", value)
@@ -232,16 +237,15 @@ func (m *modules) run(init string) string {
 			if critical > 0 {
 				// Were it to fail, the provider or algorithm modules after it
 				// would not run.
-				return fail("fipsgate does not model this module and cannot tell whether the modules after it run; list it after providers and alg_section")
-			} else {
-				m.c.Warnings = append(m.c.Warnings, fail("not modelled by fipsgate; were it to fail, only the application's initialisation (with config_diagnostics) would"))
+				return fail("fipsgate does not model this module and cannot tell whether the modules after it run; list it after providers and alg_section"), true
 			}
+			m.c.Warnings = append(m.c.Warnings, fail("not modelled by fipsgate; were it to fail, only the application's initialisation (with config_diagnostics) would"))
 		}
 		if err != "" {
-			return fail("%s", err)
+			return fail("%s", err), false
 		}
 	}
-	return ""
+	return "", false
 }
 
 func skipDot(name string) string {
