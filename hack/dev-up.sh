@@ -41,6 +41,10 @@ build_tools() {
 	# way supply-chain tools do.
 	build_tool regclient "$REGCLIENT_VERSION" github.com/regclient/regclient \
 		github.com/regclient/regclient/cmd/regctl
+	# cosign signs images in the tests of fipsgate verify --key. v2 stores a
+	# signature as the sha256-<digest>.sig tag, which every registry serves.
+	build_tool cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2 \
+		github.com/sigstore/cosign/v2/cmd/cosign
 	mkdir -p "$HOME/.docker/cli-plugins"
 	if ! cmp -s "$TOOLS_BIN/buildx" "$HOME/.docker/cli-plugins/docker-buildx"; then
 		install -m 0755 "$TOOLS_BIN/buildx" "$HOME/.docker/cli-plugins/docker-buildx"

@@ -12,6 +12,7 @@ BUILDKIT_VERSION=v0.34.2
 BUILDX_VERSION=v0.38.2
 REGISTRY_VERSION=v3.1.2
 REGCLIENT_VERSION=v0.11.7
+COSIGN_VERSION=v2.6.5
 
 # Binaries are cached outside git and reused when present.
 CACHE_DIR=${FIPSGATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fipsgate}
