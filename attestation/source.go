@@ -14,6 +14,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	dockerconfig "github.com/docker/cli/cli/config"
 	"github.com/fipsgate/fipsgate/ocilayout"
@@ -174,7 +175,11 @@ func (s *layoutSource) Referrers(context.Context, digest.Digest) ([]ocispecs.Des
 }
 
 type registrySource struct {
-	ref      string
+	ref  string
+	repo reference.Named
+	// tag is the tag the image was named by, if it was: it is resolved
+	// once, and everything after reads by digest.
+	tag      string
 	resolver remotes.Resolver
 }
 
@@ -184,6 +189,10 @@ func newRegistrySource(image string, plainHTTP bool) (*registrySource, error) {
 		return nil, fmt.Errorf("%q is neither a path nor an image reference: %w", image, err)
 	}
 	named = reference.TagNameOnly(named)
+	var tag string
+	if _, digested := named.(reference.Digested); !digested {
+		tag = named.(reference.Tagged).Tag()
+	}
 	cfg := dockerconfig.LoadDefaultConfigFile(io.Discard)
 	creds := func(host string) (string, string, error) {
 		key := host
@@ -209,10 +218,30 @@ func newRegistrySource(image string, plainHTTP bool) (*registrySource, error) {
 			docker.WithPlainHTTP(plain),
 		),
 	})
-	return &registrySource{ref: named.String(), resolver: resolver}, nil
+	return &registrySource{ref: named.String(), repo: reference.TrimNamed(named), tag: tag, resolver: resolver}, nil
 }
 
 func (s *registrySource) String() string { return s.ref }
+
+// Tag is the tag the image was named by, "" when it was named by digest.
+func (s *registrySource) Tag() string { return s.tag }
+
+// Pinned is the reference of dgst in the image's repository.
+func (s *registrySource) Pinned(dgst digest.Digest) string {
+	return s.repo.String() + "@" + dgst.String()
+}
+
+func (s *registrySource) Tagged(ctx context.Context, tag string) (ocispecs.Descriptor, bool, error) {
+	ref := s.repo.String() + ":" + tag
+	_, d, err := s.resolver.Resolve(ctx, ref)
+	if errdefs.IsNotFound(err) {
+		return ocispecs.Descriptor{}, false, nil
+	}
+	if err != nil {
+		return ocispecs.Descriptor{}, false, fmt.Errorf("resolving %s: %w", ref, err)
+	}
+	return d, true, nil
+}
 
 func (s *registrySource) Root(ctx context.Context) (ocispecs.Descriptor, error) {
 	_, d, err := s.resolver.Resolve(ctx, s.ref)

@@ -34,7 +34,24 @@ type Policy struct {
 	RequireNegative  bool
 	// MinVersion is the oldest predicate schema version accepted ("1.0").
 	MinVersion string
+	// Referrers also accepts attestations that only the OCI referrers API
+	// lists. They are not covered by the image's digest (nor by a
+	// signature over it): anyone who can push to the repository can add
+	// one.
+	Referrers bool
+	// Signature, when set, requires a cosign signature over the image's
+	// root digest.
+	Signature *SignaturePolicy
 }
+
+// Where an attestation was found.
+const (
+	// FromIndex: the image index (or manifest) the verified digest names
+	// lists it, so that digest covers it.
+	FromIndex = "index"
+	// FromReferrers: only the OCI referrers API lists it.
+	FromReferrers = "referrers"
+)
 
 // Status of a platform.
 const (
@@ -45,18 +62,30 @@ const (
 
 // PlatformResult is the answer for one platform.
 type PlatformResult struct {
-	Platform  string               `json:"platform"`
-	Manifest  string               `json:"manifest"`
-	Status    string               `json:"status"`
-	Reason    string               `json:"reason"`
-	Statement string               `json:"statement,omitempty"` // the digest of the layer that holds it
+	Platform  string `json:"platform"`
+	Manifest  string `json:"manifest"`
+	Status    string `json:"status"`
+	Reason    string `json:"reason"`
+	Statement string `json:"statement,omitempty"` // the digest of the layer that holds it
+	// Source says where the attestation judged was found: FromIndex or
+	// FromReferrers.
+	Source    string               `json:"source,omitempty"`
 	Predicate *predicate.Predicate `json:"predicate,omitempty"`
 }
 
 // Result is the answer for an image.
 type Result struct {
-	Image     string           `json:"image"`
-	Digest    string           `json:"digest"`
+	Image string `json:"image"`
+	// Digest is the image's root (index or manifest) digest: every answer
+	// is about the content it covers.
+	Digest string `json:"digest"`
+	// Tag is the tag Image named, resolved once to Digest; Pinned names
+	// Digest in the same repository, for a pipeline to use instead.
+	Tag    string `json:"tag,omitempty"`
+	Pinned string `json:"pinned,omitempty"`
+	// Signature is the answer for the signatures over Digest, when
+	// one was required.
+	Signature *SignatureResult `json:"signature,omitempty"`
 	Platforms []PlatformResult `json:"platforms"`
 	Status    string           `json:"status"`
 }
@@ -99,6 +128,9 @@ func Verify(ctx context.Context, src Source, policy Policy) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Image: src.String(), Digest: root.Digest.String()}
+	if rs, ok := src.(*registrySource); ok {
+		res.Tag, res.Pinned = rs.Tag(), rs.Pinned(root.Digest)
+	}
 	images, attestations, err := readRoot(ctx, src, root)
 	if err != nil {
 		return nil, err
@@ -125,16 +157,24 @@ func Verify(ctx context.Context, src Source, policy Policy) (*Result, error) {
 		}
 	}
 	sort.Slice(res.Platforms, func(i, j int) bool { return res.Platforms[i].Platform < res.Platforms[j].Platform })
-	res.Status = Pass
+	statuses := make([]string, 0, len(res.Platforms)+1)
 	for _, p := range res.Platforms {
+		statuses = append(statuses, p.Status)
+	}
+	if policy.Signature != nil {
+		res.Signature = verifySignatures(ctx, src, root.Digest, *policy.Signature)
+		statuses = append(statuses, res.Signature.Status)
+	}
+	res.Status = Pass
+	for _, st := range statuses {
 		switch {
-		case p.Status == Error:
+		case st == Error:
 			res.Status = Error
-		case p.Status == Fail && res.Status == Pass:
+		case st == Fail && res.Status == Pass:
 			res.Status = Fail
 		}
 	}
-	if len(res.Platforms) == 0 {
+	if len(res.Platforms) == 0 && res.Status == Pass {
 		res.Status = Fail
 	}
 	return res, nil
@@ -192,27 +232,54 @@ func readRoot(ctx context.Context, src Source, root ocispecs.Descriptor) ([]mani
 
 func verifyPlatform(ctx context.Context, src Source, img manifestRef, fromIndex []ocispecs.Descriptor, policy Policy) PlatformResult {
 	r := PlatformResult{Platform: img.platform, Manifest: img.desc.Digest.String()}
-	cands := append([]ocispecs.Descriptor{}, fromIndex...)
+	var reasons []string
+	if judgeCandidates(ctx, src, img, fromIndex, FromIndex, policy, &r, &reasons) {
+		return r
+	}
+	// Whatever the referrers API lists was added beside the image, not
+	// built into it: asked for or not, it is read only to say what it
+	// holds.
+	var fromReferrers []ocispecs.Descriptor
 	if refs, err := src.Referrers(ctx, img.desc.Digest); err == nil {
 		for _, d := range refs {
-			if d.MediaType == ocispecs.MediaTypeImageManifest && !slices.ContainsFunc(cands, func(x ocispecs.Descriptor) bool { return x.Digest == d.Digest }) {
-				cands = append(cands, d)
+			if d.MediaType == ocispecs.MediaTypeImageManifest && !slices.ContainsFunc(fromIndex, func(x ocispecs.Descriptor) bool { return x.Digest == d.Digest }) {
+				fromReferrers = append(fromReferrers, d)
 			}
 		}
 	}
-	var reasons []string
+	if policy.Referrers {
+		if judgeCandidates(ctx, src, img, fromReferrers, FromReferrers, policy, &r, &reasons) {
+			return r
+		}
+	} else if n := countStatements(ctx, src, fromReferrers); n > 0 {
+		reasons = append(reasons, fmt.Sprintf("%d fipsgate attestation(s) found only through the OCI referrers API were not trusted: "+
+			"the image's digest does not cover them, and anyone who can push to the repository can add one (--referrers accepts them)", n))
+	}
+	r.Status = Fail
+	if len(reasons) > 0 {
+		r.Reason = strings.Join(reasons, "; ")
+	} else {
+		r.Reason = "no fipsgate attestation for this platform's manifest (was the image built with fipsgate?)"
+	}
+	return r
+}
+
+// judgeCandidates judges the first fipsgate attestation among cands that is
+// bound to img, into r; it reports whether one decided the verdict, and adds
+// to reasons why the others were passed over.
+func judgeCandidates(ctx context.Context, src Source, img manifestRef, cands []ocispecs.Descriptor, source string, policy Policy, r *PlatformResult, reasons *[]string) bool {
 	for _, d := range cands {
 		st, layer, manifestSubject, err := findStatement(ctx, src, d)
 		if err != nil {
-			r.Status, r.Reason = Error, err.Error()
-			return r
+			r.Status, r.Reason, r.Source = Error, err.Error(), source
+			return true
 		}
 		if st == nil {
 			continue
 		}
-		r.Statement = layer
+		r.Statement, r.Source = layer, source
 		if st.Type != StatementV1 && st.Type != StatementV01 {
-			reasons = append(reasons, fmt.Sprintf("statement type %q is not an in-toto Statement", st.Type))
+			*reasons = append(*reasons, fmt.Sprintf("statement type %q is not an in-toto Statement", st.Type))
 			continue
 		}
 		// BuildKit leaves the statement's subject empty when the image has
@@ -223,30 +290,37 @@ func verifyPlatform(ctx context.Context, src Source, img manifestRef, fromIndex 
 			bound = manifestSubject == img.desc.Digest
 		}
 		if !bound {
-			reasons = append(reasons, "the attestation's subject is not this platform's manifest "+img.desc.Digest.String())
+			*reasons = append(*reasons, "the attestation's subject is not this platform's manifest "+img.desc.Digest.String())
 			continue
 		}
 		var p predicate.Predicate
 		if err := json.Unmarshal(st.Predicate, &p); err != nil {
 			r.Status, r.Reason = Error, "the fipsgate predicate is malformed: "+err.Error()
-			return r
+			return true
 		}
 		r.Predicate = &p
 		if why := judge(p, img.platform, policy); why != "" {
 			r.Status, r.Reason = Fail, why
-			return r
+			return true
 		}
 		r.Status = Pass
 		r.Reason = fmt.Sprintf("fipsgate %s attested %s", p.Verifier.Version, describe(p))
-		return r
+		return true
 	}
-	r.Status = Fail
-	if len(reasons) > 0 {
-		r.Reason = strings.Join(reasons, "; ")
-	} else {
-		r.Reason = "no fipsgate attestation for this platform's manifest (was the image built with fipsgate?)"
+	r.Statement, r.Source = "", ""
+	return false
+}
+
+// countStatements counts the manifests among cands that hold a fipsgate
+// statement, ignoring those that cannot be read.
+func countStatements(ctx context.Context, src Source, cands []ocispecs.Descriptor) int {
+	n := 0
+	for _, d := range cands {
+		if st, _, _, err := findStatement(ctx, src, d); err == nil && st != nil {
+			n++
+		}
 	}
-	return r
+	return n
 }
 
 func hasSubject(subjects []subject, d digest.Digest) bool {

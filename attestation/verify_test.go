@@ -14,8 +14,10 @@ import (
 
 // memSource is an image held in memory.
 type memSource struct {
-	root  ocispecs.Descriptor
-	blobs map[digest.Digest][]byte
+	root      ocispecs.Descriptor
+	blobs     map[digest.Digest][]byte
+	referrers map[digest.Digest][]ocispecs.Descriptor
+	tags      map[string]ocispecs.Descriptor
 }
 
 func (m *memSource) String() string { return "memory" }
@@ -32,8 +34,15 @@ func (m *memSource) Fetch(_ context.Context, d ocispecs.Descriptor, limit int64)
 	}
 	return dt, checked(d, dt)
 }
-func (m *memSource) Referrers(context.Context, digest.Digest) ([]ocispecs.Descriptor, error) {
-	return nil, ErrNoReferrers
+func (m *memSource) Referrers(_ context.Context, dgst digest.Digest) ([]ocispecs.Descriptor, error) {
+	if m.referrers == nil {
+		return nil, ErrNoReferrers
+	}
+	return m.referrers[dgst], nil
+}
+func (m *memSource) Tagged(_ context.Context, tag string) (ocispecs.Descriptor, bool, error) {
+	d, ok := m.tags[tag]
+	return d, ok, nil
 }
 
 func (m *memSource) add(mediaType string, dt []byte) ocispecs.Descriptor {

@@ -7,11 +7,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/fipsgate/fipsgate/attestation"
 	"github.com/fipsgate/fipsgate/predicate"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
 const verifyUsage = `usage: fipsgate verify [flags] IMAGE
@@ -19,6 +23,13 @@ const verifyUsage = `usage: fipsgate verify [flags] IMAGE
 Answers "may this image ship?" from its fipsgate attestations. IMAGE is a
 registry reference (tag or digest; credentials from the Docker config and its
 credential helpers), an OCI layout directory, or an OCI tar.
+
+Trust is bound to one digest: a tag is resolved once, and only the
+attestations that digest covers (the index's attestation manifests) count.
+Attestations that only the OCI referrers API lists need --referrers. With
+--key, or the --certificate-* flags and --trusted-root, a cosign signature
+over that digest is required too (read from the sha256-<hex>.sig tag that
+cosign sign writes).
 
 Exit status: 0 every required platform passed, 1 a policy failure,
 2 the image could not be verified.
@@ -53,6 +64,15 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	show := fs.Bool("show", false, "also print each platform's predicate in a readable form")
 	plainHTTP := fs.Bool("plain-http", false, "talk plain HTTP to the registry (loopback registries always are)")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
+	fs.BoolVar(&policy.Referrers, "referrers", false, "also accept attestations found only through the OCI referrers API (the image's digest does not cover them: anyone who can push to the repository can add one)")
+	var sig signatureFlags
+	fs.StringVar(&sig.key, "key", "", "require a cosign signature over the image's digest that verifies with this public key (a PEM file, such as cosign.pub; no KMS)")
+	fs.StringVar(&sig.identity, "certificate-identity", "", "require a keyless cosign signature whose certificate names this identity (email or URI)")
+	fs.StringVar(&sig.identityRegexp, "certificate-identity-regexp", "", "as --certificate-identity, a regular expression")
+	fs.StringVar(&sig.issuer, "certificate-oidc-issuer", "", "the OIDC issuer the keyless signature's certificate must name")
+	fs.StringVar(&sig.issuerRegexp, "certificate-oidc-issuer-regexp", "", "as --certificate-oidc-issuer, a regular expression")
+	fs.StringVar(&sig.trustedRoot, "trusted-root", "", "the Sigstore trusted root (JSON) whose certificate authorities keyless certificates must chain to")
+	fs.BoolVar(&sig.ignoreTlog, "insecure-ignore-tlog", false, "accept a signature without checking a transparency log (fipsgate checks none: required with --key and keyless)")
 	fs.Usage = func() { fmt.Fprint(stderr, verifyUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -62,6 +82,12 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	policy.Platforms = plats
+	sp, err := sig.policy()
+	if err != nil {
+		fmt.Fprintf(stderr, "fipsgate verify: %v\n", err)
+		return 2
+	}
+	policy.Signature = sp
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	src, err := attestation.Open(ctx, fs.Arg(0), *plainHTTP)
@@ -90,9 +116,24 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		}
 		return res.ExitCode()
 	}
-	fmt.Fprintf(stdout, "%s (%s)\n", res.Image, res.Digest)
+	if res.Tag != "" {
+		fmt.Fprintf(stdout, "%s: the tag %s resolved to %s; every answer below is bound to that digest (%s), whatever the tag names later\n",
+			res.Image, res.Tag, res.Digest, res.Pinned)
+	} else {
+		fmt.Fprintf(stdout, "%s (%s)\n", res.Image, res.Digest)
+	}
+	if s := res.Signature; s != nil {
+		fmt.Fprintf(stdout, "  %-14s %-5s %s\n", "signature", s.Status, s.Reason)
+	}
 	for _, p := range res.Platforms {
-		fmt.Fprintf(stdout, "  %-14s %-5s %s\n", p.Platform, p.Status, p.Reason)
+		reason := p.Reason
+		switch p.Source {
+		case attestation.FromIndex:
+			reason += " (from the index)"
+		case attestation.FromReferrers:
+			reason += " (from the referrers API, not covered by the digest)"
+		}
+		fmt.Fprintf(stdout, "  %-14s %-5s %s\n", p.Platform, p.Status, reason)
 	}
 	fmt.Fprintf(stdout, "%s\n", res.Status)
 	if *show {
@@ -159,4 +200,64 @@ func printPredicate(w io.Writer, platform string, p *predicate.Predicate) {
 	for _, warn := range p.Warnings {
 		fmt.Fprintf(w, "  warning      %s\n", strings.SplitN(warn, "\n", 2)[0])
 	}
+}
+
+// signatureFlags are the cosign-style flags that require a signature.
+type signatureFlags struct {
+	key                      string
+	identity, identityRegexp string
+	issuer, issuerRegexp     string
+	trustedRoot              string
+	ignoreTlog               bool
+}
+
+// policy is the signature policy the flags ask for, nil for none.
+func (f signatureFlags) policy() (*attestation.SignaturePolicy, error) {
+	keyless := f.identity != "" || f.identityRegexp != "" || f.issuer != "" || f.issuerRegexp != ""
+	switch {
+	case f.key == "" && !keyless:
+		if f.trustedRoot != "" {
+			return nil, errors.New("--trusted-root needs --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp)")
+		}
+		return nil, nil
+	case f.key != "" && keyless:
+		return nil, errors.New("--key and the --certificate-* flags are exclusive: a signature is made with a key or with a certificate")
+	case !f.ignoreTlog:
+		// Fail closed rather than let a cosign user believe the log was checked.
+		return nil, errors.New("fipsgate checks no transparency log: pass --insecure-ignore-tlog to accept a signature on its key or certificate alone, as cosign verify --insecure-ignore-tlog does")
+	}
+	if f.key != "" {
+		if strings.Contains(f.key, "://") {
+			return nil, fmt.Errorf("--key %s: only a PEM public key file is supported (no KMS or other key references)", f.key)
+		}
+		dt, err := os.ReadFile(f.key)
+		if err != nil {
+			return nil, fmt.Errorf("--key: %w", err)
+		}
+		pub, err := cryptoutils.UnmarshalPEMToPublicKey(dt)
+		if err != nil {
+			return nil, fmt.Errorf("--key %s is not a PEM public key: %w", f.key, err)
+		}
+		return &attestation.SignaturePolicy{Key: pub, KeyName: f.key}, nil
+	}
+	if (f.identity == "") == (f.identityRegexp == "") {
+		return nil, errors.New("keyless verification needs one of --certificate-identity and --certificate-identity-regexp")
+	}
+	if (f.issuer == "") == (f.issuerRegexp == "") {
+		return nil, errors.New("keyless verification needs one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp")
+	}
+	// The public Sigstore instance's root comes by TUF from the network;
+	// fipsgate fetches nothing, so the root is always given.
+	if f.trustedRoot == "" {
+		return nil, errors.New("keyless verification needs --trusted-root (the Sigstore trusted root JSON, as cosign trusted-root create writes)")
+	}
+	tr, err := root.NewTrustedRootFromPath(f.trustedRoot)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-root %s: %w", f.trustedRoot, err)
+	}
+	id, err := verify.NewShortCertificateIdentity(f.issuer, f.issuerRegexp, f.identity, f.identityRegexp)
+	if err != nil {
+		return nil, fmt.Errorf("certificate identity: %w", err)
+	}
+	return &attestation.SignaturePolicy{TrustedRoot: tr, Identity: id}, nil
 }

@@ -1,0 +1,217 @@
+package attestation
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+)
+
+// referrerOnly moves the attestation manifest of src out of its index, to
+// where only the referrers API lists it.
+func referrerOnly(t *testing.T, src *memSource) *memSource {
+	t.Helper()
+	dt, err := src.Fetch(context.Background(), src.root, MaxManifestSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispecs.Index
+	mustUnmarshal(t, dt, &idx)
+	image, att := idx.Manifests[0], idx.Manifests[1]
+	idx.Manifests = idx.Manifests[:1]
+	src.root = src.add(ocispecs.MediaTypeImageIndex, mustJSON(idx))
+	src.referrers = map[digest.Digest][]ocispecs.Descriptor{image.Digest: {att}}
+	return src
+}
+
+func TestVerifyReferrers(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		src    *memSource
+		policy Policy
+		status string
+		source string
+		reason string
+	}{
+		{"in the index", image(stmt("PASSED", "$MANIFEST", "")), Policy{}, Pass, FromIndex, "attested"},
+		{"referrer only", referrerOnly(t, image(stmt("PASSED", "$MANIFEST", ""))), Policy{}, Fail, "", "1 fipsgate attestation(s) found only through the OCI referrers API were not trusted"},
+		{"referrer only, accepted", referrerOnly(t, image(stmt("PASSED", "$MANIFEST", ""))), Policy{Referrers: true}, Pass, FromReferrers, "attested"},
+		{"referrer only, accepted, failed", referrerOnly(t, image(stmt("FAILED", "$MANIFEST", ""))), Policy{Referrers: true}, Fail, FromReferrers, `result is "FAILED"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Verify(context.Background(), tc.src, tc.policy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := res.Platforms[0]
+			if res.Status != tc.status || p.Source != tc.source || !strings.Contains(p.Reason, tc.reason) {
+				t.Errorf("status %s, source %q, reason %q; want %s, %q, %q", res.Status, p.Source, p.Reason, tc.status, tc.source, tc.reason)
+			}
+		})
+	}
+}
+
+// sign adds to src a cosign signature (the tags format) of payload.
+func sign(t *testing.T, src *memSource, over digest.Digest, key *ecdsa.PrivateKey, cert, chain *x509.Certificate, payload string) {
+	t.Helper()
+	if payload == "" {
+		payload = fmt.Sprintf(`{"critical":{"identity":{"docker-reference":"example.invalid/app"},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":null}`, over)
+	}
+	sum := sha256.Sum256([]byte(payload))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := src.add(cosignPayloadMediaType, []byte(payload))
+	layer.Annotations = map[string]string{cosignSignatureAnnotation: base64.StdEncoding.EncodeToString(sig)}
+	if cert != nil {
+		layer.Annotations[cosignCertificateAnnotation] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+		layer.Annotations[cosignChainAnnotation] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain.Raw}))
+	}
+	if src.tags == nil {
+		src.tags = map[string]ocispecs.Descriptor{}
+	}
+	src.tags[SignatureTag(src.root.Digest)] = src.add(ocispecs.MediaTypeImageManifest, mustJSON(ocispecs.Manifest{MediaType: ocispecs.MediaTypeImageManifest, Layers: []ocispecs.Descriptor{layer}}))
+}
+
+func newKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func certificate(t *testing.T, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer *ecdsa.PrivateKey) *x509.Certificate {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestVerifySignatureWithKey(t *testing.T) {
+	key, other := newKey(t), newKey(t)
+	signed := func(by *ecdsa.PrivateKey, payload string) *memSource {
+		src := image(stmt("PASSED", "$MANIFEST", ""))
+		sign(t, src, src.root.Digest, by, nil, nil, payload)
+		return src
+	}
+	for _, tc := range []struct {
+		name   string
+		src    *memSource
+		status string
+		reason string
+	}{
+		{"signed", signed(key, ""), Pass, "verified with cosign.pub"},
+		{"unsigned", image(stmt("PASSED", "$MANIFEST", "")), Fail, "is not signed"},
+		{"another key", signed(other, ""), Fail, "no signature in"},
+		{"over another digest", signed(key, fmt.Sprintf(`{"critical":{"image":{"docker-manifest-digest":"sha256:%s"},"type":"cosign container image signature"}}`, strings.Repeat("0", 64))), Fail, "the signature is over sha256:000"},
+		{"not a cosign payload", signed(key, `{"critical":{"type":"something else"}}`), Fail, "not \"cosign container image signature\""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Verify(context.Background(), tc.src, Policy{Signature: &SignaturePolicy{Key: key.Public(), KeyName: "cosign.pub"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != tc.status || res.Signature == nil || !strings.Contains(res.Signature.Reason, tc.reason) {
+				t.Errorf("status %s, signature %+v; want %s with %q", res.Status, res.Signature, tc.status, tc.reason)
+			}
+		})
+	}
+}
+
+func TestVerifySignatureKeyless(t *testing.T) {
+	const identity, issuer = "https://ci.example.invalid/release", "https://issuer.example.invalid"
+	newCA := func() (*x509.Certificate, *ecdsa.PrivateKey) {
+		k := newKey(t)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
+		return certificate(t, tmpl, tmpl, k.Public(), k), k
+	}
+	ca, caKey := newCA()
+	otherCA, _ := newCA()
+	leafKey := newKey(t)
+	issuerDER, _ := asn1.MarshalWithParams(issuer, "utf8")
+	san, _ := url.Parse(identity)
+	leaf := certificate(t, &x509.Certificate{SerialNumber: big.NewInt(2),
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		URIs:            []*url.URL{san},
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}, Value: issuerDER}},
+	}, ca, leafKey.Public(), caKey)
+	trusted := func(c *x509.Certificate) root.TrustedMaterial {
+		tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{&root.FulcioCertificateAuthority{Root: c}}, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	id := func(san, iss string) verify.CertificateIdentity {
+		ci, err := verify.NewShortCertificateIdentity(iss, "", san, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ci
+	}
+	src := image(stmt("PASSED", "$MANIFEST", ""))
+	sign(t, src, src.root.Digest, leafKey, leaf, ca, "")
+	keySigned := image(stmt("PASSED", "$MANIFEST", ""))
+	sign(t, keySigned, keySigned.root.Digest, leafKey, nil, nil, "")
+	for _, tc := range []struct {
+		name   string
+		src    *memSource
+		policy SignaturePolicy
+		status string
+		reason string
+	}{
+		{"match", src, SignaturePolicy{TrustedRoot: trusted(ca), Identity: id(identity, issuer)}, Pass, "by " + identity + " (issuer " + issuer + ")"},
+		{"another identity", src, SignaturePolicy{TrustedRoot: trusted(ca), Identity: id("https://ci.example.invalid/nightly", issuer)}, Fail, "certificate identity"},
+		{"another issuer", src, SignaturePolicy{TrustedRoot: trusted(ca), Identity: id(identity, "https://other.example.invalid")}, Fail, "certificate identity"},
+		{"untrusted CA", src, SignaturePolicy{TrustedRoot: trusted(otherCA), Identity: id(identity, issuer)}, Fail, "leaf certificate"},
+		{"a key, no certificate", keySigned, SignaturePolicy{TrustedRoot: trusted(ca), Identity: id(identity, issuer)}, Fail, "signed with a key, not a certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Verify(context.Background(), tc.src, Policy{Signature: &tc.policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != tc.status || res.Signature == nil || !strings.Contains(res.Signature.Reason, tc.reason) {
+				t.Errorf("status %s, signature %+v; want %s with %q", res.Status, res.Signature, tc.status, tc.reason)
+			}
+		})
+	}
+}
+
+func mustUnmarshal(t *testing.T, dt []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(dt, v); err != nil {
+		t.Fatal(err)
+	}
+}
