@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
@@ -45,26 +46,58 @@ type Source interface {
 }
 
 // Open returns the source for image: an OCI layout directory or tar when
-// image is an existing path, else a registry reference. Opening a layout
-// returns when ctx ends, with a *TimeoutError, whatever it was waiting on.
+// image is an existing path (PATH@DIGEST names one entry of its
+// index.json), else a registry reference. Opening a layout returns when ctx
+// ends, with a *TimeoutError, whatever it was waiting on.
 func Open(ctx context.Context, image string, plainHTTP bool) (Source, error) {
-	l, err := bounded(ctx, "OCI layout "+image, func() (*ocilayout.Layout, error) {
-		if _, err := os.Stat(image); err != nil {
-			return nil, nil
+	type opened struct {
+		l    *ocilayout.Layout
+		path string
+		want digest.Digest
+	}
+	o, err := bounded(ctx, "OCI layout "+image, func() (opened, error) {
+		path, want, err := layoutPath(image)
+		if err != nil || path == "" {
+			return opened{}, err
 		}
-		return ocilayout.Open(ctx, image)
-	}, func(l *ocilayout.Layout) {
-		if l != nil {
-			l.Close()
+		l, err := ocilayout.Open(ctx, path)
+		return opened{l, path, want}, err
+	}, func(o opened) {
+		if o.l != nil {
+			o.l.Close()
 		}
 	})
 	if err != nil {
 		return nil, err
 	}
-	if l != nil {
-		return &layoutSource{l: l, name: image}, nil
+	if o.l == nil {
+		return newRegistrySource(image, plainHTTP)
 	}
-	return newRegistrySource(image, plainHTTP)
+	s := &layoutSource{l: o.l, name: o.path}
+	if o.want != "" {
+		return &pinnedLayout{layoutSource: s, want: o.want}, nil
+	}
+	return s, nil
+}
+
+// layoutPath says which layout image names: the path itself when it exists,
+// or, for PATH@DIGEST, PATH and DIGEST; "" when image is no path.
+func layoutPath(image string) (string, digest.Digest, error) {
+	if _, err := os.Stat(image); err == nil {
+		return image, "", nil
+	}
+	p, d, ok := strings.Cut(image, "@")
+	if !ok {
+		return "", "", nil
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", "", nil
+	}
+	dgst, err := digest.Parse(d)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %q is not a digest: %w", image, d, err)
+	}
+	return p, dgst, nil
 }
 
 // TimeoutError says what a read was waiting on when its context ended.
@@ -112,6 +145,31 @@ func bounded[T any](ctx context.Context, what string, read func() (T, error), re
 	}
 }
 
+// pinnedLayout is an OCI layout or tar read at the entry of its index.json
+// that a digest names.
+type pinnedLayout struct {
+	*layoutSource
+	want digest.Digest
+}
+
+func (s *pinnedLayout) String() string { return s.name + "@" + s.want.String() }
+
+func (s *pinnedLayout) Root(ctx context.Context) (ocispecs.Descriptor, error) {
+	idx, err := bounded(ctx, "index.json of OCI layout "+s.name, func() (*ocispecs.Index, error) { return s.l.Index(ctx) }, nil)
+	if err != nil {
+		return ocispecs.Descriptor{}, err
+	}
+	for _, d := range idx.Manifests {
+		if d.Digest == s.want {
+			return d, nil
+		}
+	}
+	return ocispecs.Descriptor{}, fmt.Errorf("%s: index.json has no entry %s", s.name, s.want)
+}
+
+// Pinned is the reference of dgst in the layout.
+func (s *pinnedLayout) Pinned(dgst digest.Digest) string { return s.name + "@" + dgst.String() }
+
 // checked verifies content against its descriptor.
 func checked(d ocispecs.Descriptor, dt []byte) error {
 	if int64(len(dt)) != d.Size {
@@ -143,6 +201,9 @@ type layoutSource struct {
 }
 
 func (s *layoutSource) String() string { return s.name }
+
+// Pinned is the reference of dgst in the layout, as Open reads it.
+func (s *layoutSource) Pinned(dgst digest.Digest) string { return s.name + "@" + dgst.String() }
 
 func (s *layoutSource) Root(ctx context.Context) (ocispecs.Descriptor, error) {
 	idx, err := bounded(ctx, "index.json of OCI layout "+s.name, func() (*ocispecs.Index, error) { return s.l.Index(ctx) }, nil)

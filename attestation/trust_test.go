@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +215,46 @@ func mustUnmarshal(t *testing.T, dt []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(dt, v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenLayoutByDigest: PATH@DIGEST is the entry of the layout's
+// index.json that the digest names, and nothing else.
+func TestOpenLayoutByDigest(t *testing.T) {
+	src := image(stmt("PASSED", "$MANIFEST", ""))
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for d, dt := range src.blobs {
+		if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Encoded()), dt, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string][]byte{
+		"oci-layout": []byte(`{"imageLayoutVersion":"1.0.0"}`),
+		"index.json": mustJSON(ocispecs.Index{MediaType: ocispecs.MediaTypeImageIndex, Manifests: []ocispecs.Descriptor{src.root}}),
+	}
+	for name, dt := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), dt, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	pinned := dir + "@" + src.root.Digest.String()
+	s, err := Open(ctx, pinned, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Verify(ctx, s, Policy{})
+	if err != nil || res.Status != Pass || res.Pinned != pinned {
+		t.Fatalf("%s: %v %+v", pinned, err, res)
+	}
+	s, err = Open(ctx, dir+"@sha256:"+strings.Repeat("0", 64), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Verify(ctx, s, Policy{}); err == nil || !strings.Contains(err.Error(), "index.json has no entry") {
+		t.Errorf("a digest the layout does not hold: %v", err)
 	}
 }

@@ -80,7 +80,8 @@ type Result struct {
 	// is about the content it covers.
 	Digest string `json:"digest"`
 	// Tag is the tag Image named, resolved once to Digest; Pinned names
-	// Digest in the same repository, for a pipeline to use instead.
+	// Digest in the same repository (or layout: PATH@DIGEST), for a
+	// pipeline to use instead.
 	Tag    string `json:"tag,omitempty"`
 	Pinned string `json:"pinned,omitempty"`
 	// Signature is the answer for the signatures over Digest, when
@@ -128,8 +129,11 @@ func Verify(ctx context.Context, src Source, policy Policy) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Image: src.String(), Digest: root.Digest.String()}
+	if p, ok := src.(interface{ Pinned(digest.Digest) string }); ok {
+		res.Pinned = p.Pinned(root.Digest)
+	}
 	if rs, ok := src.(*registrySource); ok {
-		res.Tag, res.Pinned = rs.Tag(), rs.Pinned(root.Digest)
+		res.Tag = rs.Tag()
 	}
 	images, attestations, err := readRoot(ctx, src, root)
 	if err != nil {

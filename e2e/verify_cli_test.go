@@ -263,6 +263,20 @@ func TestVerifyCLI(t *testing.T) {
 				t.Errorf("%s: exit %d:\n%s", o.path, code, text)
 			}
 		}
+		// An entry of index.json named by digest is the image verified.
+		var idx ocispecs.Index
+		if dt, err := os.ReadFile(filepath.Join(out, "layout", "index.json")); err != nil || json.Unmarshal(dt, &idx) != nil || len(idx.Manifests) != 1 {
+			t.Fatalf("the layout's index.json: %v", err)
+		}
+		pinned := filepath.Join(out, "layout") + "@" + idx.Manifests[0].Digest.String()
+		code, text, res := runVerify(t, bin, "--json", pinned)
+		if code != 0 || res.Digest != idx.Manifests[0].Digest.String() || res.Pinned != pinned {
+			t.Errorf("%s: exit %d, want 0 bound to that entry:\n%s", pinned, code, text)
+		}
+		code, text, _ = runVerify(t, bin, filepath.Join(out, "layout")+"@sha256:"+strings.Repeat("0", 64))
+		if code != 2 || !strings.Contains(text, "index.json has no entry") {
+			t.Errorf("a digest the layout does not hold: exit %d, want 2:\n%s", code, text)
+		}
 		// A tampered blob cannot be verified.
 		blobs, _ := filepath.Glob(filepath.Join(out, "layout", "blobs", "sha256", "*"))
 		for _, p := range blobs {
@@ -273,7 +287,7 @@ func TestVerifyCLI(t *testing.T) {
 				}
 			}
 		}
-		code, text, _ := runVerify(t, bin, filepath.Join(out, "layout"))
+		code, text, _ = runVerify(t, bin, filepath.Join(out, "layout"))
 		if code != 2 || !strings.Contains(text, "does not match its digest") {
 			t.Errorf("a tampered layout: exit %d, want 2:\n%s", code, text)
 		}
