@@ -214,6 +214,9 @@ func verifySignature(ctx context.Context, src Source, dgst digest.Digest, l ocis
 	}
 	res, err := verifier.Verify(entity, pb)
 	if err != nil {
+		if policy.Key != nil {
+			return nil, fmt.Errorf("does not verify with %s: %w", policy.KeyName, err)
+		}
 		return nil, err
 	}
 	// Only now is the payload known to be the signer's.

@@ -169,8 +169,16 @@ func TestVerifySignatureKeyless(t *testing.T) {
 		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}, Value: issuerDER}},
 	}, ca, leafKey.Public(), caKey)
 	trusted := func(c *x509.Certificate) root.TrustedMaterial {
-		tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{&root.FulcioCertificateAuthority{Root: c}}, nil, nil, nil)
+		tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{&root.FulcioCertificateAuthority{Root: c, URI: "https://ca.example.invalid"}}, nil, nil, nil)
 		if err != nil {
+			t.Fatal(err)
+		}
+		// Through JSON, as --trusted-root reads it.
+		dt, err := json.Marshal(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr, err = root.NewTrustedRootFromJSON(dt); err != nil {
 			t.Fatal(err)
 		}
 		return tr
