@@ -192,6 +192,8 @@ func TestVerifyTrust(t *testing.T) {
 		if code != 2 || !strings.Contains(out, "--insecure-ignore-tlog") {
 			t.Errorf("--key without --insecure-ignore-tlog: exit %d, want 2:\n%s", code, out)
 		}
+		// cosign agrees.
+		cosign(t, keys, "verify", "--key", signerPub, "--insecure-ignore-tlog", "--allow-http-registry", ref+"@"+signed)
 		code, out, res := runVerify(t, bin, "--json", "--key", signerPub, "--insecure-ignore-tlog", ref+"@"+signed)
 		if code != 0 || res.Signature == nil || res.Signature.Status != attestation.Pass || res.Signature.Tag != attestation.SignatureTag(digest.Digest(signed)) {
 			t.Errorf("--json: exit %d, want the signature's answer:\n%s", code, out)
@@ -226,6 +228,17 @@ func TestVerifyTrust(t *testing.T) {
 			if code != tc.code || !strings.Contains(out, tc.reason) {
 				t.Errorf("%s: exit %d, want %d with %q:\n%s", tc.name, code, tc.code, tc.reason, out)
 			}
+		}
+		// cosign reads the same trusted root and agrees.
+		cosignVerify := func(identity string) error {
+			return exec.Command("cosign", "verify", "--trusted-root", trusted, "--certificate-identity", identity, "--certificate-oidc-issuer", issuer,
+				"--insecure-ignore-tlog", "--insecure-ignore-sct", "--allow-http-registry", ref+"@"+certSigned).Run()
+		}
+		if err := cosignVerify(identity); err != nil {
+			t.Errorf("cosign verify of the identity fipsgate accepts: %v", err)
+		}
+		if err := cosignVerify("https://ci.example.invalid/pipelines/nightly"); err == nil {
+			t.Errorf("cosign verify accepts an identity fipsgate refuses")
 		}
 		code, out, res := runVerify(t, bin, "--json", "--insecure-ignore-tlog", "--certificate-identity", identity, "--certificate-oidc-issuer", issuer, "--trusted-root", trusted, ref+"@"+certSigned)
 		if code != 0 || res.Signature.Identity == nil || res.Signature.Identity.SubjectAlternativeName != identity || res.Signature.Identity.Issuer != issuer {
@@ -435,9 +448,13 @@ func (ca *testCA) trustedRoot(t *testing.T, dir string) string {
 	return p
 }
 
-// oidIssuerV2 is Fulcio's certificate extension for the OIDC issuer
-// (a DER UTF8String).
-var oidIssuerV2 = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}
+// Fulcio's certificate extensions for the OIDC issuer: v1, the raw string
+// (deprecated, but what cosign v2 reads), and v2, a DER UTF8String. Fulcio
+// writes both.
+var (
+	oidIssuerV1 = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}
+	oidIssuerV2 = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}
+)
 
 // sign issues a code-signing certificate for identity, as Fulcio would
 // for a token from issuer, and signs image with `cosign sign` and it.
@@ -462,7 +479,7 @@ func (ca *testCA) sign(t *testing.T, dir, identity, issuer, image string) {
 		KeyUsage:        x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:     []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 		URIs:            []*url.URL{san},
-		ExtraExtensions: []pkix.Extension{{Id: oidIssuerV2, Value: issuerDER}},
+		ExtraExtensions: []pkix.Extension{{Id: oidIssuerV1, Value: []byte(issuer)}, {Id: oidIssuerV2, Value: issuerDER}},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
 	if err != nil {
