@@ -266,3 +266,23 @@ func TestOpenLayoutByDigest(t *testing.T) {
 		t.Errorf("a digest the layout does not hold: %v", err)
 	}
 }
+
+// TestVerifyReferrersBounded: a repository flooded with referrers costs a
+// bounded number of reads, and the answer says so.
+func TestVerifyReferrersBounded(t *testing.T) {
+	src := referrerOnly(t, image(stmt("PASSED", "$MANIFEST", "")))
+	for img, refs := range src.referrers {
+		var flood []ocispecs.Descriptor
+		for i := range maxReferrers + 6 {
+			flood = append(flood, src.add(ocispecs.MediaTypeImageManifest, mustJSON(ocispecs.Manifest{MediaType: ocispecs.MediaTypeImageManifest, Annotations: map[string]string{"n": fmt.Sprint(i)}})))
+		}
+		src.referrers[img] = append(flood, refs...)
+	}
+	res, err := Verify(context.Background(), src, Policy{Referrers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != Fail || !strings.Contains(res.Platforms[0].Reason, fmt.Sprintf("%d manifests refer to this platform's manifest; only the first %d were read", maxReferrers+7, maxReferrers)) {
+		t.Errorf("%+v", res.Platforms[0])
+	}
+}

@@ -44,6 +44,10 @@ type Policy struct {
 	Signature *SignaturePolicy
 }
 
+// maxReferrers bounds how many manifests listed by the referrers API are read
+// for one platform.
+const maxReferrers = 64
+
 // Where an attestation was found.
 const (
 	// FromIndex: the image index (or manifest) the verified digest names
@@ -250,6 +254,11 @@ func verifyPlatform(ctx context.Context, src Source, img manifestRef, fromIndex 
 				fromReferrers = append(fromReferrers, d)
 			}
 		}
+	}
+	// Anyone who can push can add referrers: only so many are read.
+	if len(fromReferrers) > maxReferrers {
+		reasons = append(reasons, fmt.Sprintf("%d manifests refer to this platform's manifest; only the first %d were read", len(fromReferrers), maxReferrers))
+		fromReferrers = fromReferrers[:maxReferrers]
 	}
 	if policy.Referrers {
 		if judgeCandidates(ctx, src, img, fromReferrers, FromReferrers, policy, &r, &reasons) {
