@@ -23,8 +23,8 @@ const verifyUsage = `usage: fipsgate verify [flags] IMAGE
 
 Answers "may this image ship?" from its fipsgate attestations. IMAGE is a
 registry reference (tag or digest; credentials from the Docker config and its
-credential helpers), an OCI layout directory, or an OCI tar (PATH@DIGEST
-for one entry of its index.json).
+credential helpers), or an OCI layout directory or OCI tar (PATH, or
+PATH@DIGEST for one entry of its index.json).
 
 Trust is bound to one digest: a tag is resolved once, and only the
 attestations that digest covers (the index's attestation manifests) count.
