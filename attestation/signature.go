@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ const (
 	cosignSignatureAnnotation   = "dev.cosignproject.cosign/signature"
 	cosignCertificateAnnotation = "dev.sigstore.cosign/certificate"
 	cosignChainAnnotation       = "dev.sigstore.cosign/chain"
+	cosignBundleAnnotation      = "dev.sigstore.cosign/bundle"
 	cosignPayloadMediaType      = "application/vnd.dev.cosign.simplesigning.v1+json"
 	cosignSignatureType         = "cosign container image signature"
 	// maxSignatures bounds the work a signature manifest can ask for.
@@ -38,17 +40,24 @@ const (
 )
 
 // SignaturePolicy says which cosign signatures over the image's root digest
-// are accepted. Exactly one of Key and TrustedRoot is set.
+// are accepted: with Key, those it verifies; without, keyless ones whose
+// certificate chains to TrustedRoot and names Identity.
 type SignaturePolicy struct {
 	// Key is a signer's public key (cosign.pub). KeyName says where it came
 	// from, for the report.
 	Key     crypto.PublicKey
 	KeyName string
 	// TrustedRoot holds the certificate authorities a keyless signature's
-	// certificate must chain to, and Identity what that certificate must
-	// name.
+	// certificate must chain to, and the transparency logs' keys; Identity
+	// is what the certificate must name.
 	TrustedRoot root.TrustedMaterial
 	Identity    verify.CertificateIdentity
+	// IgnoreTlog accepts a signature without a transparency-log entry
+	// (cosign verify --insecure-ignore-tlog): a keyless certificate must
+	// then be valid now. Otherwise a Rekor entry whose promise (SET)
+	// verifies with a log of TrustedRoot is required, and its integrated
+	// time is when the certificate must have been valid.
+	IgnoreTlog bool
 }
 
 // SignatureResult is the answer for the image's signatures.
@@ -132,11 +141,14 @@ func verifySignatures(ctx context.Context, src Source, dgst digest.Digest, polic
 		return r
 	}
 	var reasons []string
+	var tlogTime string
 	for i, l := range m.Layers {
 		if l.MediaType != cosignPayloadMediaType {
 			continue
 		}
-		id, err := verifySignature(ctx, src, dgst, l, verifier, policy)
+		var id *SignerIdentity
+		var err error
+		id, tlogTime, err = verifySignature(ctx, src, dgst, l, verifier, policy)
 		if err != nil {
 			reasons = append(reasons, fmt.Sprintf("signature %d: %v", i+1, err))
 			continue
@@ -147,7 +159,11 @@ func verifySignatures(ctx context.Context, src Source, dgst digest.Digest, polic
 		} else {
 			r.Reason = fmt.Sprintf("cosign signature over %s verified with %s", dgst, policy.KeyName)
 		}
-		r.Reason += "; no transparency log checked"
+		if policy.IgnoreTlog {
+			r.Reason += "; no transparency log checked"
+		} else {
+			r.Reason += "; in the transparency log " + tlogTime
+		}
 		return r
 	}
 	r.Status = Fail
@@ -171,14 +187,23 @@ func newSignatureVerifier(policy SignaturePolicy) (*verify.Verifier, error) {
 		keys := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
 			return key, nil
 		})
-		// A key has no validity period that a timestamp would be checked
-		// against.
-		return verify.NewVerifier(keys, verify.WithNoObserverTimestamps())
+		if policy.IgnoreTlog {
+			// A key has no validity period that a timestamp would be
+			// checked against.
+			return verify.NewVerifier(keys, verify.WithNoObserverTimestamps())
+		}
+		if policy.TrustedRoot == nil {
+			return nil, errors.New("checking a transparency-log entry needs the log's key: a trusted root")
+		}
+		return verify.NewVerifier(root.TrustedMaterialCollection{policy.TrustedRoot, keys}, verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1))
 	}
 	if policy.TrustedRoot == nil {
 		return nil, errors.New("keyless verification needs a trusted root")
 	}
 	opts := []verify.VerifierOption{verify.WithCurrentTime()}
+	if !policy.IgnoreTlog {
+		opts = []verify.VerifierOption{verify.WithTransparencyLog(1), verify.WithIntegratedTimestamps(1)}
+	}
 	// A trusted root that lists certificate-transparency logs is a
 	// deployment whose certificates carry SCTs; one that lists none (a
 	// private CA) is not.
@@ -190,22 +215,33 @@ func newSignatureVerifier(policy SignaturePolicy) (*verify.Verifier, error) {
 
 // verifySignature checks one layer of a signature manifest: its signature
 // over the payload, the certificate (keyless) and that the payload names dgst.
-func verifySignature(ctx context.Context, src Source, dgst digest.Digest, l ocispecs.Descriptor, verifier *verify.Verifier, policy SignaturePolicy) (*SignerIdentity, error) {
+// It returns the signer's identity (keyless) and, when the log was checked,
+// where and when the log has the signature.
+func verifySignature(ctx context.Context, src Source, dgst digest.Digest, l ocispecs.Descriptor, verifier *verify.Verifier, policy SignaturePolicy) (*SignerIdentity, string, error) {
 	sig, err := base64.StdEncoding.DecodeString(l.Annotations[cosignSignatureAnnotation])
 	if err != nil || len(sig) == 0 {
-		return nil, fmt.Errorf("no readable %s annotation", cosignSignatureAnnotation)
+		return nil, "", fmt.Errorf("no readable %s annotation", cosignSignatureAnnotation)
 	}
 	payload, err := src.Fetch(ctx, l, MaxManifestSize)
 	if err != nil {
-		return nil, fmt.Errorf("payload: %w", err)
+		return nil, "", fmt.Errorf("payload: %w", err)
 	}
 	sum := sha256.Sum256(payload)
 	entity := &cosignSignature{sig: bundle.NewMessageSignature(sum[:], "sha256", sig)}
+	var logged string
+	if !policy.IgnoreTlog {
+		entry, err := rekorEntry(l.Annotations)
+		if err != nil {
+			return nil, "", err
+		}
+		entity.tlog = []*tlog.Entry{entry}
+		logged = fmt.Sprintf("(entry %d, integrated %s)", entry.LogIndex(), entry.IntegratedTime().UTC().Format(time.RFC3339))
+	}
 	pb := verify.NewPolicy(verify.WithArtifact(bytes.NewReader(payload)), verify.WithKey())
 	if policy.Key == nil {
 		leaf, chain, err := certificates(l.Annotations)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		entity.content = &certificateContent{leaf: leaf, intermediates: chain}
 		pb = verify.NewPolicy(verify.WithArtifact(bytes.NewReader(payload)), verify.WithCertificateIdentity(policy.Identity))
@@ -215,26 +251,63 @@ func verifySignature(ctx context.Context, src Source, dgst digest.Digest, l ocis
 	res, err := verifier.Verify(entity, pb)
 	if err != nil {
 		if policy.Key != nil {
-			return nil, fmt.Errorf("does not verify with %s: %w", policy.KeyName, err)
+			return nil, "", fmt.Errorf("does not verify with %s: %w", policy.KeyName, err)
 		}
-		return nil, err
+		return nil, "", err
 	}
 	// Only now is the payload known to be the signer's.
 	var ss simpleSigning
 	if err := json.Unmarshal(payload, &ss); err != nil {
-		return nil, fmt.Errorf("the signed payload is malformed: %w", err)
+		return nil, "", fmt.Errorf("the signed payload is malformed: %w", err)
 	}
 	if ss.Critical.Type != cosignSignatureType {
-		return nil, fmt.Errorf("the signed payload's type is %q, not %q", ss.Critical.Type, cosignSignatureType)
+		return nil, "", fmt.Errorf("the signed payload's type is %q, not %q", ss.Critical.Type, cosignSignatureType)
 	}
 	if ss.Critical.Image.DockerManifestDigest != dgst.String() {
-		return nil, fmt.Errorf("the signature is over %s, not %s", ss.Critical.Image.DockerManifestDigest, dgst)
+		return nil, "", fmt.Errorf("the signature is over %s, not %s", ss.Critical.Image.DockerManifestDigest, dgst)
 	}
 	if res.Signature == nil || res.Signature.Certificate == nil {
-		return nil, nil
+		return nil, logged, nil
 	}
 	c := res.Signature.Certificate
-	return &SignerIdentity{SubjectAlternativeName: c.SubjectAlternativeName, Issuer: c.Issuer}, nil
+	return &SignerIdentity{SubjectAlternativeName: c.SubjectAlternativeName, Issuer: c.Issuer}, logged, nil
+}
+
+// rekorBundle is cosign's record of a signature's Rekor entry: the entry's
+// body, and the log's signed promise (SET) to include it.
+type rekorBundle struct {
+	SignedEntryTimestamp []byte `json:"SignedEntryTimestamp"`
+	Payload              struct {
+		Body           string `json:"body"`
+		IntegratedTime int64  `json:"integratedTime"`
+		LogIndex       int64  `json:"logIndex"`
+		LogID          string `json:"logID"`
+	} `json:"Payload"`
+}
+
+// rekorEntry reads the Rekor entry cosign recorded for a signature.
+func rekorEntry(annotations map[string]string) (*tlog.Entry, error) {
+	raw, ok := annotations[cosignBundleAnnotation]
+	if !ok {
+		return nil, errors.New("no transparency-log entry (signed with --tlog-upload=false?): --insecure-ignore-tlog accepts such signatures")
+	}
+	var b rekorBundle
+	if err := json.Unmarshal([]byte(raw), &b); err != nil {
+		return nil, fmt.Errorf("the %s annotation is malformed: %w", cosignBundleAnnotation, err)
+	}
+	body, err := base64.StdEncoding.DecodeString(b.Payload.Body)
+	if err != nil {
+		return nil, fmt.Errorf("the %s annotation's body: %w", cosignBundleAnnotation, err)
+	}
+	logID, err := hex.DecodeString(b.Payload.LogID)
+	if err != nil {
+		return nil, fmt.Errorf("the %s annotation's log ID: %w", cosignBundleAnnotation, err)
+	}
+	entry, err := tlog.NewEntry(body, b.Payload.IntegratedTime, b.Payload.LogIndex, logID, b.SignedEntryTimestamp, nil)
+	if err != nil {
+		return nil, fmt.Errorf("the %s annotation's entry: %w", cosignBundleAnnotation, err)
+	}
+	return entry, nil
 }
 
 func certificates(annotations map[string]string) (*x509.Certificate, []*x509.Certificate, error) {
@@ -264,14 +337,15 @@ func certificates(annotations map[string]string) (*x509.Certificate, []*x509.Cer
 }
 
 // cosignSignature is one signature of a signature manifest, as sigstore-go
-// verifies it: a message signature with neither log entries nor timestamps
-// (the tags format keeps them in annotations fipsgate does not read).
+// verifies it: a message signature with its Rekor entry, when one is
+// checked. RFC 3161 timestamps are not read.
 type cosignSignature struct {
 	sig     *bundle.MessageSignature
 	content verify.VerificationContent
+	tlog    []*tlog.Entry
 }
 
-func (s *cosignSignature) HasInclusionPromise() bool { return false }
+func (s *cosignSignature) HasInclusionPromise() bool { return len(s.tlog) > 0 }
 func (s *cosignSignature) HasInclusionProof() bool   { return false }
 func (s *cosignSignature) SignatureContent() (verify.SignatureContent, error) {
 	return s.sig, nil
@@ -280,7 +354,7 @@ func (s *cosignSignature) VerificationContent() (verify.VerificationContent, err
 	return s.content, nil
 }
 func (s *cosignSignature) Timestamps() ([][]byte, error)       { return nil, nil }
-func (s *cosignSignature) TlogEntries() ([]*tlog.Entry, error) { return nil, nil }
+func (s *cosignSignature) TlogEntries() ([]*tlog.Entry, error) { return s.tlog, nil }
 
 // Version is that of the bundle format whose verification rules apply. The
 // tags format predates bundles, and cosign signs with SHA-256 whatever the

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 )
 
 // referrerOnly moves the attestation manifest of src out of its index, to
@@ -73,7 +75,9 @@ func TestVerifyReferrers(t *testing.T) {
 }
 
 // sign adds to src a cosign signature (the tags format) of payload.
-func sign(t *testing.T, src *memSource, over digest.Digest, key *ecdsa.PrivateKey, cert, chain *x509.Certificate, payload string) {
+// With log, the signature's Rekor entry is recorded as integrated at that
+// log's time.
+func sign(t *testing.T, src *memSource, over digest.Digest, key *ecdsa.PrivateKey, cert, chain *x509.Certificate, payload string, log *testLog) {
 	t.Helper()
 	if payload == "" {
 		payload = fmt.Sprintf(`{"critical":{"identity":{"docker-reference":"example.invalid/app"},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":null}`, over)
@@ -85,9 +89,17 @@ func sign(t *testing.T, src *memSource, over digest.Digest, key *ecdsa.PrivateKe
 	}
 	layer := src.add(cosignPayloadMediaType, []byte(payload))
 	layer.Annotations = map[string]string{cosignSignatureAnnotation: base64.StdEncoding.EncodeToString(sig)}
+	signer, err := cryptoutils.MarshalPublicKeyToPEM(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if cert != nil {
-		layer.Annotations[cosignCertificateAnnotation] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}))
+		signer = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+		layer.Annotations[cosignCertificateAnnotation] = string(signer)
 		layer.Annotations[cosignChainAnnotation] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain.Raw}))
+	}
+	if log != nil {
+		layer.Annotations[cosignBundleAnnotation] = log.bundle(t, []byte(payload), sig, signer)
 	}
 	if src.tags == nil {
 		src.tags = map[string]ocispecs.Descriptor{}
@@ -121,7 +133,7 @@ func TestVerifySignatureWithKey(t *testing.T) {
 	key, other := newKey(t), newKey(t)
 	signed := func(by *ecdsa.PrivateKey, payload string) *memSource {
 		src := image(stmt("PASSED", "$MANIFEST", ""))
-		sign(t, src, src.root.Digest, by, nil, nil, payload)
+		sign(t, src, src.root.Digest, by, nil, nil, payload, nil)
 		return src
 	}
 	for _, tc := range []struct {
@@ -137,7 +149,7 @@ func TestVerifySignatureWithKey(t *testing.T) {
 		{"not a cosign payload", signed(key, `{"critical":{"type":"something else"}}`), Fail, "not \"cosign container image signature\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := Verify(context.Background(), tc.src, Policy{Signature: &SignaturePolicy{Key: key.Public(), KeyName: "cosign.pub"}})
+			res, err := Verify(context.Background(), tc.src, Policy{Signature: &SignaturePolicy{Key: key.Public(), KeyName: "cosign.pub", IgnoreTlog: true}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,9 +203,9 @@ func TestVerifySignatureKeyless(t *testing.T) {
 		return ci
 	}
 	src := image(stmt("PASSED", "$MANIFEST", ""))
-	sign(t, src, src.root.Digest, leafKey, leaf, ca, "")
+	sign(t, src, src.root.Digest, leafKey, leaf, ca, "", nil)
 	keySigned := image(stmt("PASSED", "$MANIFEST", ""))
-	sign(t, keySigned, keySigned.root.Digest, leafKey, nil, nil, "")
+	sign(t, keySigned, keySigned.root.Digest, leafKey, nil, nil, "", nil)
 	for _, tc := range []struct {
 		name   string
 		src    *memSource
@@ -208,6 +220,7 @@ func TestVerifySignatureKeyless(t *testing.T) {
 		{"a key, no certificate", keySigned, SignaturePolicy{TrustedRoot: trusted(ca), Identity: id(identity, issuer)}, Fail, "signed with a key, not a certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			tc.policy.IgnoreTlog = true
 			res, err := Verify(context.Background(), tc.src, Policy{Signature: &tc.policy})
 			if err != nil {
 				t.Fatal(err)
@@ -284,5 +297,119 @@ func TestVerifyReferrersBounded(t *testing.T) {
 	}
 	if res.Status != Fail || !strings.Contains(res.Platforms[0].Reason, fmt.Sprintf("%d manifests refer to this platform's manifest; only the first %d were read", maxReferrers+7, maxReferrers)) {
 		t.Errorf("%+v", res.Platforms[0])
+	}
+}
+
+// testLog stands in for Rekor, which cannot be reached here: its key signs
+// the promise (SET) cosign records for an entry.
+type testLog struct {
+	key *ecdsa.PrivateKey
+	id  []byte
+	at  time.Time // the entries' integrated time
+}
+
+func newTestLog(t *testing.T, at time.Time) *testLog {
+	t.Helper()
+	k := newKey(t)
+	der, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sha256.Sum256(der)
+	return &testLog{key: k, id: id[:], at: at}
+}
+
+func (l *testLog) transparencyLog() map[string]*root.TransparencyLog {
+	return map[string]*root.TransparencyLog{hex.EncodeToString(l.id): {
+		BaseURL: "https://rekor.example.invalid", ID: l.id, ValidityPeriodStart: l.at.Add(-time.Hour),
+		HashFunc: crypto.SHA256, PublicKey: l.key.Public(), SignatureHashFunc: crypto.SHA256,
+	}}
+}
+
+// bundle is the dev.sigstore.cosign/bundle annotation for a hashedrekord
+// entry of sig over payload by signer (a PEM public key or certificate).
+func (l *testLog) bundle(t *testing.T, payload, sig, signer []byte) string {
+	t.Helper()
+	sum := sha256.Sum256(payload)
+	b64 := base64.StdEncoding.EncodeToString
+	body := b64(mustJSON(map[string]any{"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": map[string]any{
+		"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": hex.EncodeToString(sum[:])}},
+		"signature": map[string]any{"content": b64(sig), "publicKey": map[string]any{"content": b64(signer)}},
+	}}))
+	// encoding/json sorts map keys: this is the canonical JSON the SET signs.
+	entry := map[string]any{"body": body, "integratedTime": l.at.Unix(), "logIndex": 42, "logID": hex.EncodeToString(l.id)}
+	h := sha256.Sum256(mustJSON(entry))
+	set, err := ecdsa.SignASN1(rand.Reader, l.key, h[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(mustJSON(map[string]any{"SignedEntryTimestamp": b64(set), "Payload": entry}))
+}
+
+// TestVerifySignatureTlog: unless told to ignore it, a signature needs a
+// Rekor entry the trusted root's log promised; its integrated time is when
+// a keyless certificate must have been valid, as for Fulcio's ten-minute
+// certificates.
+func TestVerifySignatureTlog(t *testing.T) {
+	const identity, issuer = "https://ci.example.invalid/release", "https://issuer.example.invalid"
+	signedAt := time.Now().Add(-48 * time.Hour)
+	log, otherLog := newTestLog(t, signedAt.Add(time.Minute)), newTestLog(t, signedAt.Add(time.Minute))
+	caKey, leafKey, key := newKey(t), newKey(t), newKey(t)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: signedAt.Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true}
+	ca := certificate(t, caTmpl, caTmpl, caKey.Public(), caKey)
+	issuerDER, _ := asn1.MarshalWithParams(issuer, "utf8")
+	san, _ := url.Parse(identity)
+	// Valid for ten minutes, two days ago.
+	leaf := certificate(t, &x509.Certificate{SerialNumber: big.NewInt(2),
+		NotBefore: signedAt, NotAfter: signedAt.Add(10 * time.Minute),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		URIs:            []*url.URL{san},
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}, Value: issuerDER}},
+	}, ca, leafKey.Public(), caKey)
+	trusted, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
+		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{Root: ca, URI: "https://ca.example.invalid"}}, nil, nil, log.transparencyLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := verify.NewShortCertificateIdentity(issuer, "", identity, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyless := func(l *testLog) *memSource {
+		src := image(stmt("PASSED", "$MANIFEST", ""))
+		sign(t, src, src.root.Digest, leafKey, leaf, ca, "", l)
+		return src
+	}
+	keyed := func(l *testLog) *memSource {
+		src := image(stmt("PASSED", "$MANIFEST", ""))
+		sign(t, src, src.root.Digest, key, nil, nil, "", l)
+		return src
+	}
+	for _, tc := range []struct {
+		name   string
+		src    *memSource
+		policy SignaturePolicy
+		status string
+		reason string
+	}{
+		{"keyless, logged while the certificate was valid", keyless(log), SignaturePolicy{TrustedRoot: trusted, Identity: id}, Pass, "in the transparency log (entry 42, integrated"},
+		{"keyless, the log ignored: the certificate has expired", keyless(log), SignaturePolicy{TrustedRoot: trusted, Identity: id, IgnoreTlog: true}, Fail, "failed to verify leaf certificate"},
+		{"keyless, not logged", keyless(nil), SignaturePolicy{TrustedRoot: trusted, Identity: id}, Fail, "no transparency-log entry"},
+		{"keyless, logged by a log the root does not hold", keyless(otherLog), SignaturePolicy{TrustedRoot: trusted, Identity: id}, Fail, "not enough verified log entries"},
+		{"key, logged", keyed(log), SignaturePolicy{Key: key.Public(), KeyName: "cosign.pub", TrustedRoot: trusted}, Pass, "verified with cosign.pub; in the transparency log"},
+		{"key, not logged", keyed(nil), SignaturePolicy{Key: key.Public(), KeyName: "cosign.pub", TrustedRoot: trusted}, Fail, "no transparency-log entry"},
+		{"key, logged by another log", keyed(otherLog), SignaturePolicy{Key: key.Public(), KeyName: "cosign.pub", TrustedRoot: trusted}, Fail, "not enough verified log entries"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Verify(context.Background(), tc.src, Policy{Signature: &tc.policy})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != tc.status || res.Signature == nil || !strings.Contains(res.Signature.Reason, tc.reason) {
+				t.Errorf("status %s, signature %+v; want %s with %q", res.Status, res.Signature, tc.status, tc.reason)
+			}
+		})
 	}
 }

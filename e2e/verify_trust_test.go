@@ -5,12 +5,16 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -244,6 +248,43 @@ func TestVerifyTrust(t *testing.T) {
 		if code != 0 || res.Signature.Identity == nil || res.Signature.Identity.SubjectAlternativeName != identity || res.Signature.Identity.Issuer != issuer {
 			t.Errorf("--json: exit %d, want the signer's identity:\n%s", code, out)
 		}
+
+		// A signature in a transparency log: cosign's signature manifest
+		// given the Rekor bundle a log of the trusted root signed.
+		log := newTestLog(t)
+		logged := unique("keyless-logged")
+		ca.sign(t, dir, identity, issuer, ref+"@"+logged)
+		log.record(t, repo, logged)
+		withLog := ca.trustedRoot(t, dir, log)
+		otherLog := ca.trustedRoot(t, t.TempDir(), newTestLog(t))
+		for _, tc := range []struct {
+			name   string
+			root   string
+			image  string
+			code   int
+			reason string
+		}{
+			{"logged, the log trusted", withLog, logged, 0, "in the transparency log (entry 1000, integrated "},
+			{"logged by a log the root does not hold", otherLog, logged, 1, "not enough verified log entries"},
+			{"not logged", withLog, certSigned, 1, "no transparency-log entry"},
+		} {
+			code, out, _ := runVerify(t, bin, "--certificate-identity", identity, "--certificate-oidc-issuer", issuer, "--trusted-root", tc.root, ref+"@"+tc.image)
+			if code != tc.code || !strings.Contains(out, tc.reason) {
+				t.Errorf("%s: exit %d, want %d with %q:\n%s", tc.name, code, tc.code, tc.reason, out)
+			}
+		}
+		// cosign checks the log's promise offline, with the same roots, and
+		// agrees.
+		cosignVerifyLogged := func(root string) ([]byte, error) {
+			return exec.Command("cosign", "verify", "--trusted-root", root, "--certificate-identity", identity, "--certificate-oidc-issuer", issuer,
+				"--insecure-ignore-sct", "--allow-http-registry", ref+"@"+logged).CombinedOutput()
+		}
+		if out, err := cosignVerifyLogged(withLog); err != nil {
+			t.Errorf("cosign verify of the logged signature: %v\n%s", err, out)
+		}
+		if _, err := cosignVerifyLogged(otherLog); err == nil {
+			t.Errorf("cosign verify accepts a log entry that fipsgate refuses")
+		}
 	})
 }
 
@@ -427,13 +468,23 @@ func newTestCA(t *testing.T, name string) *testCA {
 
 // trustedRoot writes a Sigstore trusted root whose only certificate
 // authority is ca, as sigstore-go writes one, and returns its path.
-func (ca *testCA) trustedRoot(t *testing.T, dir string) string {
+// With log, the root also holds that transparency log's key.
+func (ca *testCA) trustedRoot(t *testing.T, dir string, log ...*testLog) string {
 	t.Helper()
+	tlogs := map[string]*root.TransparencyLog{}
+	name := ca.cert.Subject.CommonName
+	for _, l := range log {
+		tlogs[hex.EncodeToString(l.id)] = &root.TransparencyLog{
+			BaseURL: "https://rekor.example.invalid", ID: l.id, ValidityPeriodStart: ca.cert.NotBefore,
+			HashFunc: crypto.SHA256, PublicKey: l.key.Public(), SignatureHashFunc: crypto.SHA256,
+		}
+		name += " and a log"
+	}
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{&root.FulcioCertificateAuthority{
 		Root:                ca.cert,
 		ValidityPeriodStart: ca.cert.NotBefore,
 		URI:                 "https://ca.example.invalid",
-	}}, nil, nil, nil)
+	}}, nil, nil, tlogs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +492,7 @@ func (ca *testCA) trustedRoot(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(dir, ca.cert.Subject.CommonName+".json")
+	p := filepath.Join(dir, name+".json")
 	if err := os.WriteFile(p, dt, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -504,4 +555,69 @@ func (ca *testCA) sign(t *testing.T, dir, identity, issuer, image string) {
 	cosign(t, dir, "import-key-pair", "--key", "leaf-key.pem", "--output-key-prefix", "leaf")
 	cosign(t, dir, "sign", "--key", "leaf.key", "--certificate", cert, "--certificate-chain", chain,
 		"--tlog-upload=false", "--allow-http-registry", "--yes", image)
+}
+
+// testLog stands in for Rekor, which cannot be reached here: its key signs
+// the promise (SET) that cosign records for an entry.
+type testLog struct {
+	key *ecdsa.PrivateKey
+	id  []byte
+}
+
+func newTestLog(t *testing.T) *testLog {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sha256.Sum256(der)
+	return &testLog{key: key, id: id[:]}
+}
+
+// record logs the signatures of repo@dgst (cosign's signature manifest) as
+// Rekor would have, had cosign uploaded them: a hashedrekord entry for
+// each, and its SET in the dev.sigstore.cosign/bundle annotation.
+func (l *testLog) record(t *testing.T, repo, dgst string) {
+	t.Helper()
+	tag := attestation.SignatureTag(digest.Digest(dgst))
+	_, body := fetchManifest(t, repo+":"+tag)
+	var m ocispecs.Manifest
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.StdEncoding.EncodeToString
+	for i, layer := range m.Layers {
+		sig, err := base64.StdEncoding.DecodeString(layer.Annotations["dev.cosignproject.cosign/signature"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		entry, err := json.Marshal(map[string]any{"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": map[string]any{
+			"data":      map[string]any{"hash": map[string]any{"algorithm": "sha256", "value": layer.Digest.Encoded()}},
+			"signature": map[string]any{"content": b64(sig), "publicKey": map[string]any{"content": b64([]byte(layer.Annotations["dev.sigstore.cosign/certificate"]))}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// encoding/json sorts map keys: this is the canonical JSON a SET signs.
+		payload := map[string]any{"body": b64(entry), "integratedTime": time.Now().Unix(), "logIndex": 1000 + i, "logID": hex.EncodeToString(l.id)}
+		dt, err := json.Marshal(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.Sum256(dt)
+		set, err := ecdsa.SignASN1(rand.Reader, l.key, h[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		bundle, err := json.Marshal(map[string]any{"SignedEntryTimestamp": b64(set), "Payload": payload})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Layers[i].Annotations["dev.sigstore.cosign/bundle"] = string(bundle)
+	}
+	pushManifest(t, repo, tag, ocispecs.MediaTypeImageManifest, m)
 }

@@ -29,9 +29,10 @@ PATH@DIGEST for one entry of its index.json).
 Trust is bound to one digest: a tag is resolved once, and only the
 attestations that digest covers (the index's attestation manifests) count.
 Attestations that only the OCI referrers API lists need --referrers. With
---key, or the --certificate-* flags and --trusted-root, a cosign signature
-over that digest is required too (read from the sha256-<hex>.sig tag that
-cosign sign writes).
+--key, or the --certificate-* flags, a cosign signature over that digest is
+required too (read from the sha256-<hex>.sig tag that cosign sign writes),
+with its transparency-log entry checked against the logs of --trusted-root
+unless --insecure-ignore-tlog.
 
 Exit status: 0 every required platform passed, 1 a policy failure,
 2 the image could not be verified.
@@ -73,8 +74,8 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&sig.identityRegexp, "certificate-identity-regexp", "", "as --certificate-identity, a regular expression")
 	fs.StringVar(&sig.issuer, "certificate-oidc-issuer", "", "the OIDC issuer the keyless signature's certificate must name")
 	fs.StringVar(&sig.issuerRegexp, "certificate-oidc-issuer-regexp", "", "as --certificate-oidc-issuer, a regular expression")
-	fs.StringVar(&sig.trustedRoot, "trusted-root", "", "the Sigstore trusted root (JSON) whose certificate authorities keyless certificates must chain to")
-	fs.BoolVar(&sig.ignoreTlog, "insecure-ignore-tlog", false, "accept a signature without checking a transparency log (fipsgate checks none: required with --key and keyless)")
+	fs.StringVar(&sig.trustedRoot, "trusted-root", "", "the Sigstore trusted root (JSON): the certificate authorities keyless certificates must chain to, and the transparency logs' keys")
+	fs.BoolVar(&sig.ignoreTlog, "insecure-ignore-tlog", false, "accept a signature without a transparency-log entry (a keyless certificate must then be valid now)")
 	fs.Usage = func() { fmt.Fprint(stderr, verifyUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -225,47 +226,48 @@ func (f signatureFlags) policy() (*attestation.SignaturePolicy, error) {
 	switch {
 	case f.key == "" && !keyless:
 		if f.trustedRoot != "" {
-			return nil, errors.New("--trusted-root needs --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp)")
+			return nil, errors.New("--trusted-root needs --key, or --certificate-identity (or -regexp) and --certificate-oidc-issuer (or -regexp)")
 		}
 		return nil, nil
 	case f.key != "" && keyless:
 		return nil, errors.New("--key and the --certificate-* flags are exclusive: a signature is made with a key or with a certificate")
-	case !f.ignoreTlog:
-		// Fail closed rather than let a cosign user believe the log was checked.
-		return nil, errors.New("fipsgate checks no transparency log: pass --insecure-ignore-tlog to accept a signature on its key or certificate alone, as cosign verify --insecure-ignore-tlog does")
-	}
-	if f.key != "" {
-		if strings.Contains(f.key, "://") {
-			return nil, fmt.Errorf("--key %s: only a PEM public key file is supported (no KMS or other key references)", f.key)
-		}
-		dt, err := os.ReadFile(f.key)
-		if err != nil {
-			return nil, fmt.Errorf("--key: %w", err)
-		}
-		pub, err := cryptoutils.UnmarshalPEMToPublicKey(dt)
-		if err != nil {
-			return nil, fmt.Errorf("--key %s is not a PEM public key: %w", f.key, err)
-		}
-		return &attestation.SignaturePolicy{Key: pub, KeyName: f.key}, nil
-	}
-	if (f.identity == "") == (f.identityRegexp == "") {
+	case keyless && (f.identity == "") == (f.identityRegexp == ""):
 		return nil, errors.New("keyless verification needs one of --certificate-identity and --certificate-identity-regexp")
-	}
-	if (f.issuer == "") == (f.issuerRegexp == "") {
+	case keyless && (f.issuer == "") == (f.issuerRegexp == ""):
 		return nil, errors.New("keyless verification needs one of --certificate-oidc-issuer and --certificate-oidc-issuer-regexp")
-	}
-	// The public Sigstore instance's root comes by TUF from the network;
-	// fipsgate fetches nothing, so the root is always given.
-	if f.trustedRoot == "" {
+	case keyless && f.trustedRoot == "":
+		// The public Sigstore instance's root comes by TUF from the network;
+		// fipsgate fetches nothing, so the root is always given.
 		return nil, errors.New("keyless verification needs --trusted-root (the Sigstore trusted root JSON, as cosign trusted-root create writes)")
+	case !f.ignoreTlog && f.trustedRoot == "":
+		return nil, errors.New("a signature's transparency-log entry is checked with the log's key from --trusted-root (the Sigstore trusted root JSON, as cosign trusted-root create writes): give one, or --insecure-ignore-tlog to accept a signature without a log entry")
 	}
-	tr, err := root.NewTrustedRootFromPath(f.trustedRoot)
+	p := &attestation.SignaturePolicy{IgnoreTlog: f.ignoreTlog}
+	if f.trustedRoot != "" {
+		tr, err := root.NewTrustedRootFromPath(f.trustedRoot)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-root %s: %w", f.trustedRoot, err)
+		}
+		p.TrustedRoot = tr
+	}
+	if keyless {
+		id, err := verify.NewShortCertificateIdentity(f.issuer, f.issuerRegexp, f.identity, f.identityRegexp)
+		if err != nil {
+			return nil, fmt.Errorf("certificate identity: %w", err)
+		}
+		p.Identity = id
+		return p, nil
+	}
+	if strings.Contains(f.key, "://") {
+		return nil, fmt.Errorf("--key %s: only a PEM public key file is supported (no KMS or other key references)", f.key)
+	}
+	dt, err := os.ReadFile(f.key)
 	if err != nil {
-		return nil, fmt.Errorf("--trusted-root %s: %w", f.trustedRoot, err)
+		return nil, fmt.Errorf("--key: %w", err)
 	}
-	id, err := verify.NewShortCertificateIdentity(f.issuer, f.issuerRegexp, f.identity, f.identityRegexp)
-	if err != nil {
-		return nil, fmt.Errorf("certificate identity: %w", err)
+	if p.Key, err = cryptoutils.UnmarshalPEMToPublicKey(dt); err != nil {
+		return nil, fmt.Errorf("--key %s is not a PEM public key: %w", f.key, err)
 	}
-	return &attestation.SignaturePolicy{TrustedRoot: tr, Identity: id}, nil
+	p.KeyName = f.key
+	return p, nil
 }

@@ -21,14 +21,15 @@ func TestVerifySignatureFlags(t *testing.T) {
 		args   []string
 		reason string
 	}{
-		{[]string{"--key", pub}, "pass --insecure-ignore-tlog"},
+		{[]string{"--key", pub}, "give one, or --insecure-ignore-tlog"},
 		{[]string{"--key", "awskms:///alias/x", "--insecure-ignore-tlog"}, "only a PEM public key file"},
 		{[]string{"--key", filepath.Join(dir, "cosign.key"), "--insecure-ignore-tlog"}, "no such file"},
 		{[]string{"--key", pub, "--certificate-identity", "a", "--insecure-ignore-tlog"}, "exclusive"},
 		{[]string{"--certificate-identity", "a", "--certificate-oidc-issuer", "b", "--insecure-ignore-tlog"}, "needs --trusted-root"},
 		{[]string{"--certificate-identity", "a", "--insecure-ignore-tlog", "--trusted-root", pub}, "needs one of --certificate-oidc-issuer"},
 		{[]string{"--certificate-identity", "a", "--certificate-identity-regexp", "a", "--certificate-oidc-issuer", "b", "--insecure-ignore-tlog"}, "needs one of --certificate-identity"},
-		{[]string{"--trusted-root", pub}, "--trusted-root needs --certificate-identity"},
+		{[]string{"--trusted-root", pub}, "--trusted-root needs --key, or --certificate-identity"},
+		{[]string{"--key", pub, "--trusted-root", pub}, "--trusted-root " + pub},
 		{[]string{"--certificate-identity", "a", "--certificate-oidc-issuer", "b", "--insecure-ignore-tlog", "--trusted-root", pub}, "--trusted-root " + pub},
 	} {
 		var stdout, stderr bytes.Buffer
