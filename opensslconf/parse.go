@@ -94,6 +94,11 @@ type Config struct {
 	summary        Summary
 }
 
+// Refused tells whether fipsgate could not read the configuration as
+// OpenSSL would — a file that is not a regular one, or over one of
+// fipsgate's own limits — rather than judged what OpenSSL reads.
+func (c *Config) Refused() bool { return c.refused }
+
 // Get returns the value of name in section, falling back to the default
 // section, as OpenSSL's NCONF_get_string does.
 func (c *Config) Get(section, name string) (string, bool) {

@@ -50,6 +50,9 @@ func runStatic(ctx context.Context, spec Spec) []*Report {
 	if r.openssl == "" {
 		r.noOpenSSL = cli.Detail
 	}
+	if why := unreadable(static); why != "" {
+		r.openssl, r.noOpenSSL = "", "not run: "+why+"; the verdict fails without it"
+	}
 	self := &Report{Kind: KindSelfTest, Checks: r.opensslSelfTest(ctx, static)}
 	reports := []*Report{static, self}
 	if err := killStrays(); err != nil {
@@ -103,7 +106,8 @@ func strayCheck(err error) Check {
 // runApplication is RunApp and the mutations: one run of the application.
 func runApplication(ctx context.Context, spec Spec) *Report {
 	doing("the static checks of the OpenSSL configuration and the FIPS module")
-	m := inspectOpenSSL(spec).Module
+	static := inspectOpenSSL(spec)
+	m := static.Module
 	// The module as this container found it: the frontend checks that it
 	// is the one the static checks judged.
 	rep := &Report{Kind: KindSelfTest, Module: m}
@@ -115,6 +119,14 @@ func runApplication(ctx context.Context, spec Spec) *Report {
 				Detail: "does not apply: no FIPS module, or one without a fipsmodule.cnf"}}
 			return rep
 		}
+	}
+	if why := unreadable(static); why != "" {
+		c := Check{Name: "app-runs", Title: "the application runs", Status: NotRun, Detail: "not run: " + why + "; the verdict fails without it"}
+		if negative {
+			c.Name, c.Title = "app-refuses", "the application refuses to run without a valid FIPS module"
+		}
+		rep.Checks = []Check{c}
+		return rep
 	}
 	b, err := planBreakage(m, spec.Run)
 	if err == nil {

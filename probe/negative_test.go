@@ -260,3 +260,23 @@ func TestRunStaticRestoresTheImage(t *testing.T) {
 		}
 	}
 }
+
+// A module OpenSSL would wait on (a FIFO) fails the static checks; no
+// program of the image runs against it, to wait out its timeout.
+func TestUnreadableModuleRunsNothing(t *testing.T) {
+	for _, run := range []string{RunApp, MutationModuleChanged} {
+		root := fakeImage(t, goodConfig, goodModuleCnf)
+		module := filepath.Join(root, "usr/lib/x86_64-linux-gnu/ossl-modules/fips.so")
+		if err := os.Remove(module); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(module, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		spec := Spec{Root: root, Run: run, App: []string{"/bin/sh", "-c", "exit 0"}, Image: Image{Env: []string{"PATH=/nonexistent"}}}
+		c := runApplication(context.Background(), spec).Checks[0]
+		if c.Status != NotRun || c.ExitCode != nil || (run == RunApp && !strings.Contains(c.Detail, "FIFO")) {
+			t.Errorf("%s: %s %s: %s", run, c.Name, c.Status, c.Detail)
+		}
+	}
+}

@@ -126,14 +126,17 @@ type Check struct {
 
 // OpenSSLFacts is what the static checks found of OpenSSL in the image.
 type OpenSSLFacts struct {
-	Libcrypto    string              `json:"libcrypto,omitempty"`
-	OpenSSLDir   string              `json:"opensslDir,omitempty"`
-	ModulesDir   string              `json:"modulesDir,omitempty"`
-	ConfigFile   string              `json:"configFile,omitempty"`
-	ConfigSource string              `json:"configSource,omitempty"` // OPENSSL_CONF or OPENSSLDIR
-	Files        []string            `json:"files,omitempty"`
-	Errors       []string            `json:"errors,omitempty"`
-	Summary      opensslconf.Summary `json:"summary"`
+	Libcrypto    string   `json:"libcrypto,omitempty"`
+	OpenSSLDir   string   `json:"opensslDir,omitempty"`
+	ModulesDir   string   `json:"modulesDir,omitempty"`
+	ConfigFile   string   `json:"configFile,omitempty"`
+	ConfigSource string   `json:"configSource,omitempty"` // OPENSSL_CONF or OPENSSLDIR
+	Files        []string `json:"files,omitempty"`
+	Errors       []string `json:"errors,omitempty"`
+	// Unreadable says why the configuration could not be read as OpenSSL
+	// would read it (a FIFO, a device, a file over fipsgate's limits).
+	Unreadable string              `json:"unreadable,omitempty"`
+	Summary    opensslconf.Summary `json:"summary"`
 }
 
 // ModuleFacts is what the static checks found of the FIPS module.

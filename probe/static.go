@@ -125,7 +125,11 @@ func inspectOpenSSL(spec Spec) *Report {
 		case err != nil:
 			configCheck.Status = Failed
 			configCheck.Detail = fmt.Sprintf("reading %s: %v", facts.ConfigFile, err)
+			facts.Unreadable = configCheck.Detail
 		default:
+			if cfg.Refused() {
+				facts.Unreadable = strings.Join(cfg.Errors, "; ")
+			}
 			facts.Files = cfg.Files
 			facts.Errors = append(facts.Errors, cfg.Errors...)
 			facts.Summary = opensslconf.Summarize(cfg)
@@ -188,6 +192,21 @@ func inspectOpenSSL(spec Spec) *Report {
 	r.Module = inspectModule(root, env, facts, fips, hasFIPS, s)
 	r.Checks = append(r.Checks, moduleChecks(r.Module, spec.RequireValidated)...)
 	return r
+}
+
+// unreadable says why the image's programs are not worth running: a file
+// OpenSSL reads at start (the configuration, the module) could not be read
+// as OpenSSL would, so the verdict fails whatever they do, and they could
+// wait on it (a FIFO) until their timeout. "" when nothing stands in the
+// way.
+func unreadable(static *Report) string {
+	switch {
+	case static.OpenSSL != nil && static.OpenSSL.Unreadable != "":
+		return "the OpenSSL configuration cannot be read as OpenSSL would read it: " + static.OpenSSL.Unreadable
+	case static.Module != nil && static.Module.Unreadable != "":
+		return "the FIPS module cannot be read: " + static.Module.Unreadable
+	}
+	return ""
 }
 
 // inventoryChecks scans the whole image for crypto that bypasses the
