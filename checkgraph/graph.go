@@ -1,5 +1,5 @@
 // Package checkgraph builds the verification graph as LLB: for every
-// platform of a build result, one check container for each of probe.Runs()
+// platform of a build result, one check container for each of its runs
 // — the static checks with the image's openssl, the application as built,
 // and the application with each breakage — every one from the image as
 // built, all solved in one request. Each container is a vertex named for
@@ -95,7 +95,7 @@ func probeExec(t Target, run string, o Options) llb.State {
 func Checks(targets []Target, o Options) llb.State {
 	var outputs []llb.State
 	for _, t := range targets {
-		for _, run := range probe.Runs() {
+		for _, run := range t.Spec.Runs() {
 			outputs = append(outputs, probeExec(t, run, o))
 		}
 	}

@@ -108,3 +108,16 @@ func joinDef(d *llb.Definition) []byte {
 	}
 	return b
 }
+
+// With no application to check, the static run is the only container.
+func TestGraphWithoutApplication(t *testing.T) {
+	target := Target{ID: "linux/amd64", Rootfs: llb.Image("example.com/app:1"), Spec: probe.Spec{Platform: "linux/amd64"}}
+	def, err := Checks([]Target{target}, Options{Probe: llb.Image("example.com/fipsgate:1")}).Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := string(joinDef(def))
+	if !strings.Contains(names, RunTitle(probe.RunStatic)) || strings.Contains(names, RunTitle(probe.RunApp)) {
+		t.Errorf("vertices:\n%s", names)
+	}
+}

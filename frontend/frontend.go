@@ -222,14 +222,15 @@ func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target
 	var verdicts []Verdict
 	for _, t := range targets {
 		results := map[string]*probe.Result{}
-		for _, run := range probe.Runs() {
+		runs := t.Spec.Runs()
+		for _, run := range runs {
 			r, err := readResult(ctx, ref, t.ID, run)
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("%s: %s: %w", t.ID, checkgraph.RunTitle(run), err)
 			}
 			results[run] = r
 		}
-		reports := assemble(t.ID, results)
+		reports := assemble(t.ID, runs, results)
 		statics[t.ID] = reports.Static
 		dynamics[t.ID] = append([]*probe.Report{reports.SelfTest}, reports.Negatives...)
 		verdicts = append(verdicts, Decide(reports))

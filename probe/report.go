@@ -52,6 +52,16 @@ func Runs() []string {
 	return []string{RunStatic, RunApp, MutationConfigRemoved, MutationMACCorrupted, MutationModuleChanged}
 }
 
+// Runs lists the check containers this spec needs: with no application to
+// check, the static run alone, whose OpenSSL self-test and negative tests
+// are then the whole of the dynamic evidence.
+func (s Spec) Runs() []string {
+	if len(s.App) == 0 {
+		return []string{RunStatic}
+	}
+	return Runs()
+}
+
 // IsMutation tells whether run breaks something.
 func IsMutation(run string) bool {
 	switch run {
