@@ -48,7 +48,12 @@ func Deadline(spec Spec) time.Duration {
 // passes.
 var activity atomic.Value
 
-func doing(what string) { activity.Store(what) }
+// doing records what the probe is doing, and says so in the build's
+// progress output, which stamps it with the time.
+func doing(what string) {
+	activity.Store(what)
+	fmt.Println("...", what)
+}
 
 // stopping is set once the probe is about to write its result: from then
 // on no process of the image may start, since none could be killed before.
