@@ -1,8 +1,8 @@
 // Package checkgraph builds the verification graph as LLB: for every
 // platform of a build result, one check container for each of its runs
-// — the static checks with the image's openssl, the application as built,
-// and the application with each breakage — every one from the image as
-// built, all solved in one request. Each container is a vertex named for
+// — the static checks on a read-only root, the image's openssl, the
+// application as built, and the application with each breakage — every
+// one from the image as built, all solved in one request. Each container is a vertex named for
 // its platform and run, with no network and none of the build's secrets,
 // ssh agents or cache mounts. The result image is never modified: each
 // container writes to its own copy-on-write copy.
@@ -40,7 +40,9 @@ type Options struct {
 func RunTitle(run string) string {
 	switch run {
 	case probe.RunStatic:
-		return "static checks, OpenSSL self-test and negative tests"
+		return "static checks and crypto inventory"
+	case probe.RunOpenSSL:
+		return "OpenSSL self-test and negative tests"
 	case probe.RunApp:
 		return "the application, as built"
 	case probe.MutationConfigRemoved:
@@ -83,6 +85,10 @@ func probeExec(t Target, run string, o Options) llb.State {
 		// programs, which it starts, run as the kernel allows.
 		llb.Platform(platforms.Normalize(platforms.DefaultSpec())),
 		llb.WithCustomName(vertexName(t.ID, RunTitle(run))),
+	}
+	if run == probe.RunStatic {
+		// Nothing of the image runs there; nothing may change what it reads.
+		opts = append(opts, llb.ReadonlyRootFS())
 	}
 	if o.IgnoreCache {
 		opts = append(opts, llb.IgnoreCache)

@@ -36,76 +36,66 @@ func readResult(ctx context.Context, ref client.Reference, platform, run string)
 }
 
 // assemble joins the results of the runs of one platform into its
-// reports: the static run's, with the application's run as built added to
-// its self-test and each application run with a breakage added to its
-// negative test. A run that found another module than the static checks
-// judged, or that did something it should not have, fails the platform.
+// reports: the static run's; the OpenSSL run's self-test, with the
+// application's run as built added to it, and its negative tests, each
+// with the application's run with that breakage added. A run that found
+// another module than the static checks judged, or that did something it
+// should not have, fails the platform.
 func assemble(platform string, runs []string, results map[string]*probe.Result) Reports {
 	r := Reports{Platform: platform}
-	var static *probe.Result
-	if static = results[probe.RunStatic]; static == nil {
-		return r
-	}
-	negatives := map[string]*probe.Report{}
-	for _, rep := range static.Reports {
-		switch {
-		case rep.Kind == probe.KindStatic && r.Static == nil:
-			r.Static = rep
-		case rep.Kind == probe.KindSelfTest && r.SelfTest == nil:
-			r.SelfTest = rep
-		case rep.Kind == probe.KindNegative && negatives[rep.Mutation] == nil:
-			negatives[rep.Mutation] = rep
-		default:
-			fail(&r, probe.KindStatic, "results", "the static run's reports are as expected",
-				fmt.Sprintf("a second %s report %s in the static run", rep.Kind, rep.Mutation))
-		}
+	if res := results[probe.RunStatic]; res != nil && len(res.Reports) == 1 && res.Reports[0].Kind == probe.KindStatic {
+		r.Static = res.Reports[0]
 	}
 	if r.Static == nil {
 		return r
 	}
 	m := r.Static.Module
+	negatives := map[string]*probe.Report{}
 	for _, run := range runs {
 		if run == probe.RunStatic {
 			continue
 		}
 		res := results[run]
 		if res == nil {
-			fail(&r, probe.KindSelfTest, "results", "every run reported", "no result of the run "+run)
+			fail(&r, "results", "every run reported", "no result of the run "+run)
 			continue
 		}
 		for _, rep := range res.Reports {
-			if rep.Kind == probe.KindStatic {
+			switch {
+			case rep.Kind == probe.KindStatic:
 				// A run that could not do its part (its deadline passed).
 				r.Static.Checks = append(r.Static.Checks, rep.Checks...)
-				continue
-			}
-			if !probe.IsMutation(run) && rep.Kind == probe.KindSelfTest && r.SelfTest != nil {
+			case run == probe.RunOpenSSL && rep.Kind == probe.KindSelfTest && r.SelfTest == nil:
+				rep.Checks = append(moduleCheck(rep, m), rep.Checks...)
+				rep.Module = nil
+				r.SelfTest = rep
+			case run == probe.RunOpenSSL && rep.Kind == probe.KindNegative && negatives[rep.Mutation] == nil:
+				negatives[rep.Mutation] = rep
+			case run == probe.RunApp && rep.Kind == probe.KindSelfTest && r.SelfTest != nil:
 				r.SelfTest.Checks = append(r.SelfTest.Checks, moduleCheck(rep, m)...)
 				r.SelfTest.Checks = append(r.SelfTest.Checks, rep.Checks...)
-				continue
-			}
-			if rep.Kind != probe.KindNegative || rep.Mutation != run {
-				fail(&r, probe.KindSelfTest, "results", "every run reported", fmt.Sprintf("the run %s reported a %s report %s", run, rep.Kind, rep.Mutation))
-				continue
-			}
-			n := negatives[run]
-			if n == nil {
-				// The test does not apply to this module: the run must have
-				// found the same and run nothing.
-				for _, c := range rep.Checks {
-					if c.Status != probe.NotRun {
-						fail(&r, probe.KindSelfTest, "results", "every run reported",
-							fmt.Sprintf("the run %s ran %s though the negative test does not apply to the module the static checks found", run, c.Name))
+			case probe.IsMutation(run) && rep.Kind == probe.KindNegative && rep.Mutation == run:
+				n := negatives[run]
+				if n == nil {
+					// The test does not apply to this module: the run must
+					// have found the same and run nothing.
+					for _, c := range rep.Checks {
+						if c.Status != probe.NotRun {
+							fail(&r, "results", "every run reported",
+								fmt.Sprintf("the run %s ran %s though the negative test does not apply to the module the static checks found", run, c.Name))
+						}
 					}
+					continue
 				}
-				continue
+				if rep.Broken != n.Broken {
+					fail(&r, "results", "every run reported",
+						fmt.Sprintf("the run %s broke %q, the OpenSSL run %q", run, rep.Broken, n.Broken))
+				}
+				n.Checks = append(n.Checks, moduleCheck(rep, m)...)
+				n.Checks = append(n.Checks, rep.Checks...)
+			default:
+				fail(&r, "results", "every run reported", fmt.Sprintf("the run %s reported a %s report %s", run, rep.Kind, rep.Mutation))
 			}
-			if rep.Broken != n.Broken {
-				fail(&r, probe.KindSelfTest, "results", "every run reported",
-					fmt.Sprintf("the run %s broke %q, the static run %q", run, rep.Broken, n.Broken))
-			}
-			n.Checks = append(n.Checks, moduleCheck(rep, m)...)
-			n.Checks = append(n.Checks, rep.Checks...)
 		}
 	}
 	for _, n := range probe.Negatives(m) {
@@ -116,17 +106,9 @@ func assemble(platform string, runs []string, results map[string]*probe.Result) 
 	return r
 }
 
-// fail adds a required, failed check to the report of kind.
-func fail(r *Reports, kind, name, title, detail string) {
-	c := probe.Check{Name: name, Title: title, Required: true, Status: probe.Failed, Detail: detail}
-	switch {
-	case kind == probe.KindStatic && r.Static != nil:
-		r.Static.Checks = append(r.Static.Checks, c)
-	case r.SelfTest != nil:
-		r.SelfTest.Checks = append(r.SelfTest.Checks, c)
-	case r.Static != nil:
-		r.Static.Checks = append(r.Static.Checks, c)
-	}
+// fail adds a required, failed check to the static report.
+func fail(r *Reports, name, title, detail string) {
+	r.Static.Checks = append(r.Static.Checks, probe.Check{Name: name, Title: title, Required: true, Status: probe.Failed, Detail: detail})
 }
 
 // moduleCheck is a failed check when the run found another module or

@@ -7,13 +7,16 @@ import (
 	"github.com/fipsgate/fipsgate/probe"
 )
 
-// results is what the five runs of one platform write for an image whose
+// results is what the runs of one platform write for an image whose
 // module has a fipsmodule.cnf, every check passing.
 func results(m *probe.ModuleFacts) map[string]*probe.Result {
 	static := report(probe.KindStatic, "", passed("openssl-config"))
 	static.Module = m
+	self := report(probe.KindSelfTest, "", passed("sha256-works"))
+	self.Module = m
 	rs := map[string]*probe.Result{
-		probe.RunStatic: {Run: probe.RunStatic, Reports: []*probe.Report{static, report(probe.KindSelfTest, "", passed("sha256-works"))}},
+		probe.RunStatic:  {Run: probe.RunStatic, Reports: []*probe.Report{static}},
+		probe.RunOpenSSL: {Run: probe.RunOpenSSL, Reports: []*probe.Report{self}},
 	}
 	app := report(probe.KindSelfTest, "", passed("app-runs"))
 	app.Module = m
@@ -22,7 +25,7 @@ func results(m *probe.ModuleFacts) map[string]*probe.Result {
 		broken := "broke " + n.Mutation
 		s := report(probe.KindNegative, n.Mutation, passed("openssl-digest-fails"))
 		s.Broken = broken
-		rs[probe.RunStatic].Reports = append(rs[probe.RunStatic].Reports, s)
+		rs[probe.RunOpenSSL].Reports = append(rs[probe.RunOpenSSL].Reports, s)
 		a := report(probe.KindNegative, n.Mutation, passed("app-refuses"))
 		a.Broken, a.Module = broken, m
 		rs[n.Mutation] = &probe.Result{Run: n.Mutation, Reports: []*probe.Report{a}}
@@ -51,6 +54,11 @@ func TestAssemble(t *testing.T) {
 			rs[probe.RunApp].Reports[0].Module = nil
 		}, "the run found no module"},
 		{"a run is missing", func(rs map[string]*probe.Result) { delete(rs, probe.MutationMACCorrupted) }, "no result of the run module-mac-corrupted"},
+		{"the OpenSSL run found another module", func(rs map[string]*probe.Result) {
+			m := module()
+			m.RealPath = "/elsewhere/fips.so"
+			rs[probe.RunOpenSSL].Reports[0].Module = m
+		}, "the run found /elsewhere/fips.so"},
 		{"a run broke something else", func(rs map[string]*probe.Result) {
 			rs[probe.MutationConfigRemoved].Reports[0].Broken = "nothing"
 		}, `broke "nothing"`},

@@ -32,15 +32,17 @@ const (
 	MutationModuleChanged = "module-corrupted"
 )
 
-// What each check container of a platform does: RunStatic, RunApp, or
-// one of the mutations, which runs the application with that one thing
-// broken.
+// What each check container of a platform does: RunStatic, RunOpenSSL,
+// RunApp, or one of the mutations, which runs the application with that
+// one thing broken.
 const (
-	// RunStatic reads the image before anything of it runs (the static
-	// checks and the crypto inventory), then runs the image's openssl
-	// command on it as built and with each breakage. It never starts the
-	// application.
+	// RunStatic reads the image, on a read-only root where nothing of the
+	// image runs: the static checks and the crypto inventory.
 	RunStatic = "static"
+	// RunOpenSSL runs the image's openssl command on the image as built
+	// (the self-test), then with each breakage in turn. It never starts
+	// the application.
+	RunOpenSSL = "openssl"
 	// RunApp runs the application on the image as built.
 	RunApp = "app"
 )
@@ -49,18 +51,21 @@ const (
 // once as built and once for each mutation, each in a container of its own
 // from the image as built, so that no run can see what another left.
 func Runs() []string {
-	return []string{RunStatic, RunApp, MutationConfigRemoved, MutationMACCorrupted, MutationModuleChanged}
+	return []string{RunStatic, RunOpenSSL, RunApp, MutationConfigRemoved, MutationMACCorrupted, MutationModuleChanged}
 }
 
 // Runs lists the check containers this spec needs: with no application to
-// check, the static run alone, whose OpenSSL self-test and negative tests
-// are then the whole of the dynamic evidence.
+// check, the static and OpenSSL runs alone, whose self-test and negative
+// tests are then the whole of the dynamic evidence.
 func (s Spec) Runs() []string {
 	if len(s.App) == 0 {
-		return []string{RunStatic}
+		return []string{RunStatic, RunOpenSSL}
 	}
 	return Runs()
 }
+
+// IsApplicationRun tells whether run starts the application.
+func IsApplicationRun(run string) bool { return run == RunApp || IsMutation(run) }
 
 // IsMutation tells whether run breaks something.
 func IsMutation(run string) bool {
