@@ -38,10 +38,11 @@ const maxSpecSize = 4 << 20
 // waiting on; the frontend allows a little more for the container itself.
 func Deadline(spec Spec) time.Duration {
 	t := seconds(spec.TimeoutSeconds, 30*time.Second)
-	// RunStatic: the self-test's commands at once, then each negative
-	// test's, one after the other; a run of the application takes one
-	// timeout. The inventory and the container's start come on top.
-	return time.Duration(len(Runs()))*t + time.Minute
+	// The longest run is RunOpenSSL: the self-test's commands at once, then
+	// each negative test's, one after the other — four timeouts; a run of
+	// the application takes one. Two more, and a minute for the inventory
+	// and the container's start.
+	return 6*t + time.Minute
 }
 
 // activity is what the probe is doing, for the result when its deadline
