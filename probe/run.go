@@ -232,14 +232,10 @@ func exitStatus(ps *os.ProcessState, err error) (*int, string) {
 	return &code, ""
 }
 
+// signalName is a signal's name as the kernel headers spell it
+// ("SIGSEGV"), or its number for one without.
 func signalName(s syscall.Signal) string {
-	names := map[syscall.Signal]string{
-		syscall.SIGABRT: "SIGABRT", syscall.SIGSEGV: "SIGSEGV", syscall.SIGKILL: "SIGKILL",
-		syscall.SIGTERM: "SIGTERM", syscall.SIGBUS: "SIGBUS", syscall.SIGILL: "SIGILL",
-		syscall.SIGFPE: "SIGFPE", syscall.SIGTRAP: "SIGTRAP", syscall.SIGINT: "SIGINT",
-		syscall.SIGQUIT: "SIGQUIT", syscall.SIGPIPE: "SIGPIPE", syscall.SIGSYS: "SIGSYS",
-	}
-	if n, ok := names[s]; ok {
+	if n := unix.SignalName(s); n != "" {
 		return n
 	}
 	return fmt.Sprintf("signal %d", int(s))
