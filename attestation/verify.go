@@ -12,16 +12,22 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/fipsgate/fipsgate/predicate"
+	intotov1 "github.com/in-toto/attestation/go/v1"
+	intoto "github.com/in-toto/in-toto-golang/in_toto"
+	bkattestation "github.com/moby/buildkit/util/attestation"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // In-toto statement types a reader accepts.
 const (
-	StatementV1  = "https://in-toto.io/Statement/v1"
-	StatementV01 = "https://in-toto.io/Statement/v0.1"
+	StatementV1  = intotov1.StatementTypeUri
+	StatementV01 = intoto.StatementInTotoV01
 	// mediaTypeInToto is the layer type of BuildKit's attestations.
-	mediaTypeInToto = "application/vnd.in-toto+json"
+	mediaTypeInToto = intoto.PayloadType
+	// annotationPredicateType is what BuildKit's image exporter annotates
+	// an attestation layer with; BuildKit has no exported name for it.
+	annotationPredicateType = "in-toto.io/predicate-type"
 )
 
 // Policy is what a pipeline requires.
@@ -223,8 +229,8 @@ func readRoot(ctx context.Context, src Source, root ocispecs.Descriptor) ([]mani
 	}
 	var images []manifestRef
 	for _, d := range idx.Manifests {
-		if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
-			ref, err := digest.Parse(d.Annotations["vnd.docker.reference.digest"])
+		if d.Annotations[bkattestation.DockerAnnotationReferenceType] == bkattestation.DockerAnnotationReferenceTypeDefault {
+			ref, err := digest.Parse(d.Annotations[bkattestation.DockerAnnotationReferenceDigest])
 			if err == nil {
 				atts[ref] = append(atts[ref], d)
 			}
@@ -364,7 +370,7 @@ func findStatement(ctx context.Context, src Source, d ocispecs.Descriptor) (*sta
 		if l.MediaType != mediaTypeInToto {
 			continue
 		}
-		if pt, ok := l.Annotations["in-toto.io/predicate-type"]; ok && pt != predicate.Type {
+		if pt, ok := l.Annotations[annotationPredicateType]; ok && pt != predicate.Type {
 			continue
 		}
 		dt, err := src.Fetch(ctx, l, MaxStatementSize)
@@ -376,7 +382,7 @@ func findStatement(ctx context.Context, src Source, d ocispecs.Descriptor) (*sta
 			return nil, "", "", fmt.Errorf("attestation statement %s is malformed: %w", l.Digest, err)
 		}
 		if st.PredicateType != predicate.Type {
-			if _, annotated := l.Annotations["in-toto.io/predicate-type"]; annotated {
+			if _, annotated := l.Annotations[annotationPredicateType]; annotated {
 				return nil, "", "", fmt.Errorf("statement %s: its predicate type %q contradicts its layer annotation", l.Digest, st.PredicateType)
 			}
 			continue

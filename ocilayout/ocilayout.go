@@ -25,6 +25,7 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/fipsgate/fipsgate/imagefs"
 	"github.com/klauspost/compress/zstd"
+	bkattestation "github.com/moby/buildkit/util/attestation"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -351,7 +352,7 @@ func (l *Layout) ResolveImage(ctx context.Context, platform *ocispecs.Platform) 
 					return err
 				}
 			case ocispecs.MediaTypeImageManifest, "application/vnd.docker.distribution.manifest.v2+json":
-				if d.Annotations["vnd.docker.reference.type"] == "attestation-manifest" {
+				if d.Annotations[bkattestation.DockerAnnotationReferenceType] == bkattestation.DockerAnnotationReferenceTypeDefault {
 					continue
 				}
 				cands = append(cands, d)
