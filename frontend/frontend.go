@@ -115,7 +115,7 @@ func verify(ctx context.Context, c client.Client, bc *dockerui.Client, res *clie
 	if err != nil {
 		return nil, err
 	}
-	verdicts, statics, dynamics, err := runChecks(ctx, c, targets, opts, bc.IsNoCache(""))
+	platforms, err := runChecks(ctx, c, targets, opts, bc.IsNoCache(""))
 	if err != nil {
 		err = fmt.Errorf("fipsgate: verification could not complete, so nothing is attested: %w", err)
 		if opts.Mode == ModeWarn {
@@ -124,6 +124,10 @@ func verify(ctx context.Context, c client.Client, bc *dockerui.Client, res *clie
 		return nil, err
 	}
 	failed := false
+	var verdicts []Verdict
+	for _, p := range platforms {
+		verdicts = append(verdicts, p.verdict)
+	}
 	for _, v := range verdicts {
 		failed = failed || !v.Passed
 	}
@@ -134,7 +138,7 @@ func verify(ctx context.Context, c client.Client, bc *dockerui.Client, res *clie
 		}
 		return nil, fmt.Errorf("%s", msg)
 	}
-	if err := attest(ctx, c, res, targets, verdicts, statics, dynamics, opts); err != nil {
+	if err := attest(ctx, c, res, platforms, opts); err != nil {
 		return nil, fmt.Errorf("fipsgate: attaching the attestation: %w", err)
 	}
 	return res, nil
@@ -195,12 +199,20 @@ func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exceptio
 	return targets, nil
 }
 
+// checked is one platform once its checks ran: its reports and the verdict
+// on them, from there to the predicate.
+type checked struct {
+	target  checkgraph.Target
+	reports Reports
+	verdict Verdict
+}
+
 // runChecks solves the checks of every platform in one request, so that
 // they all run at once, reads their results and decides.
-func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target, opts Options, noCache bool) ([]Verdict, map[string]*probe.Report, map[string][]*probe.Report, error) {
+func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target, opts Options, noCache bool) ([]checked, error) {
 	probeState, err := frontendState(c)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	o := checkgraph.Options{Probe: probeState, IgnoreCache: noCache}
 	// The probe bounds its own work and says what it was waiting on; this
@@ -213,29 +225,25 @@ func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target
 	ref, err := solve(ctx, c, checkgraph.Checks(targets, o))
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, nil, nil, fmt.Errorf("the check containers of %s did not finish within %s: %w", platformList(targets), limit, err)
+			return nil, fmt.Errorf("the check containers of %s did not finish within %s: %w", platformList(targets), limit, err)
 		}
-		return nil, nil, nil, fmt.Errorf("checks: %w", err)
+		return nil, fmt.Errorf("checks: %w", err)
 	}
-	statics := map[string]*probe.Report{}
-	dynamics := map[string][]*probe.Report{}
-	var verdicts []Verdict
+	var platforms []checked
 	for _, t := range targets {
 		results := map[string]*probe.Result{}
 		runs := t.Spec.Runs()
 		for _, run := range runs {
 			r, err := readResult(ctx, ref, t.ID, run)
 			if err != nil {
-				return nil, nil, nil, fmt.Errorf("%s: %s: %w", t.ID, checkgraph.RunTitle(run), err)
+				return nil, fmt.Errorf("%s: %s: %w", t.ID, checkgraph.RunTitle(run), err)
 			}
 			results[run] = r
 		}
 		reports := assemble(t.ID, runs, results)
-		statics[t.ID] = reports.Static
-		dynamics[t.ID] = append([]*probe.Report{reports.SelfTest}, reports.Negatives...)
-		verdicts = append(verdicts, Decide(reports))
+		platforms = append(platforms, checked{target: t, reports: reports, verdict: Decide(reports)})
 	}
-	return verdicts, statics, dynamics, nil
+	return platforms, nil
 }
 
 func platformList(targets []checkgraph.Target) string {
@@ -260,20 +268,21 @@ func solve(ctx context.Context, c client.Client, st llb.State) (client.Reference
 
 // attest attaches one in-toto attestation per platform, all predicates
 // written by one file operation and solved once.
-func attest(ctx context.Context, c client.Client, res *client.Result, targets []checkgraph.Target, verdicts []Verdict, statics map[string]*probe.Report, dynamics map[string][]*probe.Report, opts Options) error {
+func attest(ctx context.Context, c client.Client, res *client.Result, platforms []checked, opts Options) error {
 	st := llb.Scratch()
 	files := map[string]string{}
-	for i, t := range targets {
+	for _, pl := range platforms {
+		t := pl.target
 		var warnings []string
-		for _, w := range verdicts[i].Warnings {
+		for _, w := range pl.verdict.Warnings {
 			warnings = append(warnings, fmt.Sprintf("[%s] %s: %s", w.Stage, w.Check.Title, w.Check.Detail))
 		}
 		p := predicate.New(predicate.Input{
 			Platform:        t.ID,
 			VerifierVersion: Version,
 			Options:         opts,
-			Static:          statics[t.ID],
-			Dynamic:         dynamics[t.ID],
+			Static:          pl.reports.Static,
+			Dynamic:         append([]*probe.Report{pl.reports.SelfTest}, pl.reports.Negatives...),
 			Warnings:        warnings,
 		})
 		dt, err := json.MarshalIndent(p, "", "  ")
@@ -288,7 +297,8 @@ func attest(ctx context.Context, c client.Client, res *client.Result, targets []
 	if err != nil {
 		return err
 	}
-	for _, t := range targets {
+	for _, pl := range platforms {
+		t := pl.target
 		res.AddAttestation(t.ID, client.Attestation{
 			Kind:   gatewaypb.AttestationKind_InToto,
 			Ref:    ref,
