@@ -23,12 +23,14 @@ type Options struct {
 	// Check replaces the image's ENTRYPOINT and CMD as the application
 	// check; CheckSet tells it was given, and an empty Check with CheckSet
 	// ("none") checks no application.
-	Check            []string `json:"check,omitempty"`
-	CheckSet         bool     `json:"-"`
-	ReadySeconds     float64  `json:"readySeconds"`
-	TimeoutSeconds   float64  `json:"timeoutSeconds"`
-	ExpectFailure    string   `json:"expectFailure,omitempty"`
-	RequireValidated bool     `json:"requireValidated"`
+	Check    []string `json:"check,omitempty"`
+	CheckSet bool     `json:"-"`
+	// ReadySeconds, when set, is when an application that neither exits
+	// nor listens counts as up; 0: not before TimeoutSeconds.
+	ReadySeconds     float64 `json:"readySeconds,omitempty"`
+	TimeoutSeconds   float64 `json:"timeoutSeconds"`
+	ExpectFailure    string  `json:"expectFailure,omitempty"`
+	RequireValidated bool    `json:"requireValidated"`
 	// Strict makes inventory warnings failures.
 	Strict bool `json:"strict"`
 	// Exceptions names the file of accepted inventory findings:
@@ -39,7 +41,6 @@ type Options struct {
 // DefaultOptions are the values in force when nothing is set.
 var DefaultOptions = Options{
 	Mode:           ModeEnforce,
-	ReadySeconds:   5,
 	TimeoutSeconds: 30,
 }
 

@@ -19,12 +19,12 @@ func TestParseOptions(t *testing.T) {
 			name:      "build-arg wins over the Dockerfile's ARG default",
 			buildArgs: map[string]string{"FIPSGATE_MODE": "warn", "OTHER": "x"},
 			defaults:  map[string]string{"FIPSGATE_MODE": "off", "FIPSGATE_TIMEOUT_SECONDS": "2.5"},
-			want:      Options{Mode: ModeWarn, ReadySeconds: 5, TimeoutSeconds: 2.5},
+			want:      Options{Mode: ModeWarn, TimeoutSeconds: 2.5},
 		},
 		{
 			name:      "shell-form check",
 			buildArgs: map[string]string{"FIPSGATE_CHECK": "app --self-test"},
-			want:      Options{Mode: ModeEnforce, ReadySeconds: 5, TimeoutSeconds: 30, Check: []string{"/bin/sh", "-c", "app --self-test"}, CheckSet: true},
+			want:      Options{Mode: ModeEnforce, TimeoutSeconds: 30, Check: []string{"/bin/sh", "-c", "app --self-test"}, CheckSet: true},
 		},
 		{
 			name:      "exec-form check and the rest",
@@ -34,7 +34,7 @@ func TestParseOptions(t *testing.T) {
 		{
 			name:      "no application",
 			buildArgs: map[string]string{"FIPSGATE_CHECK": "none"},
-			want:      Options{Mode: ModeEnforce, ReadySeconds: 5, TimeoutSeconds: 30, CheckSet: true},
+			want:      Options{Mode: ModeEnforce, TimeoutSeconds: 30, CheckSet: true},
 		},
 		{name: "bad mode", buildArgs: map[string]string{"FIPSGATE_MODE": "strict"}, wantErr: `--build-arg FIPSGATE_MODE="strict": invalid value (invalid value); accepted: enforce, warn or off`},
 		{name: "bad mode in the Dockerfile", defaults: map[string]string{"FIPSGATE_MODE": "yes"}, wantErr: `the Dockerfile's ARG FIPSGATE_MODE="yes"`},

@@ -175,8 +175,11 @@ func newRunner(spec Spec) *runner {
 		env:     spec.Image.Env,
 		dir:     spec.Image.WorkingDir,
 		timeout: seconds(spec.TimeoutSeconds, 30*time.Second),
-		ready:   seconds(spec.ReadySeconds, 5*time.Second),
 	}
+	// A program still running proves little: one that fails a moment
+	// later must not pass. Unless the user declares when a worker is up,
+	// it is watched for as long as the negative tests wait for a refusal.
+	r.ready = seconds(spec.ReadySeconds, r.timeout)
 	if r.dir == "" {
 		r.dir = "/"
 	}
@@ -292,12 +295,22 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 	cmd := command{Args: args, Env: env, Dir: r.dir, Cred: id.Cred, Timeout: r.timeout, WatchListen: true}
 	if !negative {
 		cmd.ReadyAfter = r.ready
+		// Still running at ReadyAfter is up; the timeout is only a bound.
+		cmd.Timeout = max(r.timeout, r.ready) + 5*time.Second
 	}
 	o := run(ctx, cmd)
 	record(&c, o)
 	if !negative {
 		c.Status = passIf(o.Ran())
 		c.Detail = "the application " + o.Describe()
+		if o.StillRunning {
+			c.Detail += " after " + r.ready.String()
+			if r.spec.ReadySeconds <= 0 {
+				c.Detail += " (the timeout): it neither exited nor listened, and is taken for a worker that is up; FIPSGATE_READY_SECONDS declares that sooner"
+			} else {
+				c.Detail += " (FIPSGATE_READY_SECONDS): taken for a worker that is up"
+			}
+		}
 		return c
 	}
 	if o.StartError != nil || o.ProcessLimit {

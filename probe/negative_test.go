@@ -280,3 +280,20 @@ func TestUnreadableModuleRunsNothing(t *testing.T) {
 		}
 	}
 }
+
+// An application that fails a moment after it started does not pass for
+// running: it is watched to the timeout, unless FIPSGATE_READY_SECONDS
+// declares a worker up sooner.
+func TestRunApplicationThatFailsLate(t *testing.T) {
+	for _, tc := range []struct {
+		ready float64
+		want  string
+	}{{0, Failed}, {0.3, Passed}} {
+		root := fakeImage(t, goodConfig, goodModuleCnf)
+		spec := Spec{Root: root, Run: RunApp, App: []string{"/bin/sh", "-c", "/bin/sleep 1; exit 3"}, TimeoutSeconds: 5, ReadySeconds: tc.ready, Image: Image{Env: []string{"PATH=/nonexistent"}}}
+		c := runApplication(context.Background(), spec).Checks[0]
+		if c.Status != tc.want {
+			t.Errorf("ready %v: %s: %s", tc.ready, c.Status, c.Detail)
+		}
+	}
+}
