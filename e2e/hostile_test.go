@@ -59,6 +59,13 @@ func TestHostileImages(t *testing.T) {
 				"OpenSSL refuses the whole configuration"},
 		},
 		{
+			// A configuration whose meaning depends on the environment of
+			// the process that loads it ($ENV::HOME, from /etc/passwd).
+			name: "env-config",
+			want: []string{"[static] what the configuration activates does not depend on the loading process's environment", "(HOME)",
+				"[static] no provider other than fips and base is activated"},
+		},
+		{
 			// Files that would block a reader.
 			name:  "fifo-module",
 			want:  []string{"fips.so", "not a regular file"},

@@ -81,6 +81,11 @@ type Config struct {
 	Errors []string
 	// Warnings are what OpenSSL silently skips (a missing include, say).
 	Warnings []string
+	// EnvNames are the environment variables whose values (set or not) the
+	// loaded configuration depends on: $ENV::NAME expansions, and
+	// OPENSSL_CONF_INCLUDE for a relative include. A process started with
+	// other values may read another configuration.
+	EnvNames []string
 
 	// dropped is set when OpenSSL's loader (NCONF_load) fails: the
 	// configuration is not used at all. errLine is OpenSSL's own line
@@ -131,6 +136,10 @@ func Parse(fsys FS, name string, env map[string]string, workDir string) (*Config
 		workDir = "/"
 	}
 	c := load(fsys, name, dt, env, workDir, nil)
+	for n := range c.envUsed {
+		c.EnvNames = append(c.EnvNames, n)
+	}
+	sort.Strings(c.EnvNames)
 	if len(c.dirs) > 0 && !c.refused {
 		checkDirOrder(c, fsys, name, dt, env, workDir)
 	}
@@ -200,6 +209,8 @@ type loader struct {
 	// dirs lists the directories read with more than one file.
 	dirs map[string]int
 
+	envUsed map[string]bool
+
 	dollarID   bool
 	absPath    bool
 	includeDir *string
@@ -228,7 +239,7 @@ func load(fsys FS, name string, dt []byte, env map[string]string, workDir string
 			Order:    map[string][]string{DefaultSection: nil},
 			Origin:   map[string]string{DefaultSection: name},
 		},
-		fsys: fsys, env: env, workDir: workDir, order: order,
+		fsys: fsys, env: env, workDir: workDir, order: order, envUsed: map[string]bool{},
 		section: DefaultSection,
 		in:      &source{name: name, dt: dt},
 	}
@@ -583,6 +594,9 @@ func (l *loader) include(s line, p int, psection string) error {
 	if err != nil {
 		return err
 	}
+	if !strings.HasPrefix(target, "/") {
+		l.envUsed["OPENSSL_CONF_INCLUDE"] = true
+	}
 	if includeDir != nil && !strings.HasPrefix(target, "/") {
 		if !strings.HasSuffix(*includeDir, "/") {
 			target = *includeDir + "/" + target
@@ -797,6 +811,7 @@ func (l *loader) getString(section, name string) (string, bool) {
 		return v, true
 	}
 	if section == "ENV" {
+		l.envUsed[name] = true
 		if v, ok := l.env[name]; ok {
 			return v, true
 		}

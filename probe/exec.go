@@ -45,7 +45,7 @@ func runStatic(spec Spec) *Report {
 	static := inspectOpenSSL(spec)
 	doing("the crypto inventory")
 	addInventory(static, spec)
-	cli, _ := opensslCommandCheck(imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), static)
+	cli, _ := opensslCommandCheck(imagefs.Root{Dir: spec.Root}, envMap(processEnv(spec)), static)
 	static.Checks = append(static.Checks, cli)
 	return static
 }
@@ -58,7 +58,7 @@ func runOpenSSL(ctx context.Context, spec Spec) []*Report {
 	static := inspectOpenSSL(spec)
 	r := newRunner(spec)
 	var cli Check
-	cli, r.openssl = opensslCommandCheck(imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), static)
+	cli, r.openssl = opensslCommandCheck(imagefs.Root{Dir: spec.Root}, envMap(processEnv(spec)), static)
 	if r.openssl == "" {
 		r.noOpenSSL = cli.Detail
 	}
@@ -172,7 +172,7 @@ type runner struct {
 func newRunner(spec Spec) *runner {
 	r := &runner{
 		spec:    spec,
-		env:     spec.Image.Env,
+		env:     processEnv(spec),
 		dir:     spec.Image.WorkingDir,
 		timeout: seconds(spec.TimeoutSeconds, 30*time.Second),
 	}

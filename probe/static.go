@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path"
+	"reflect"
 	"strings"
 
 	"github.com/fipsgate/fipsgate/fipsmodule"
@@ -25,6 +27,95 @@ func envMap(env []string) map[string]string {
 	}
 	return m
 }
+
+// processEnv is the environment every process of the image starts with
+// in the check containers: the image's Env, and HOME, as under docker run,
+// from the image user's /etc/passwd entry when the image sets none. The
+// static checks read the OpenSSL configuration under it too: OpenSSL
+// expands $ENV::NAME from the environment of the process that loads it.
+func processEnv(spec Spec) []string {
+	env := spec.Image.Env
+	if _, ok := envMap(env)["HOME"]; ok {
+		return env
+	}
+	id, err := resolveUser(imagefs.Root{Dir: spec.Root}, spec.Image.User)
+	if err != nil {
+		return env
+	}
+	return append(append([]string{}, env...), "HOME="+id.Home)
+}
+
+// pseudoDirs hold files whose content depends on the process that reads
+// them (/proc/self/environ, /dev/stdin): a configuration read from there
+// says nothing of what the image's processes read.
+var pseudoDirs = []string{"/proc", "/sys", "/dev"}
+
+// configFS is the image root as the configuration reader sees it: files
+// that resolve into the kernel's pseudo filesystems are refused.
+type configFS struct{ imagefs.Root }
+
+func (c configFS) check(name string) error {
+	real, err := c.Real(name)
+	if err != nil {
+		return nil // the read itself says what is wrong
+	}
+	for _, d := range pseudoDirs {
+		if real == d || strings.HasPrefix(real, d+"/") {
+			return fmt.Errorf("%s is in %s, whose files depend on the process that reads them", name, d)
+		}
+	}
+	return nil
+}
+
+func (c configFS) ReadFile(name string) ([]byte, error) {
+	if err := c.check(name); err != nil {
+		return nil, err
+	}
+	return c.Root.ReadFile(name)
+}
+
+func (c configFS) ReadFileLimit(name string, limit int64) ([]byte, error) {
+	if err := c.check(name); err != nil {
+		return nil, err
+	}
+	return c.Root.ReadFileLimit(name, limit)
+}
+
+func (c configFS) ReadDir(name string) ([]string, error) {
+	if err := c.check(name); err != nil {
+		return nil, err
+	}
+	return c.Root.ReadDir(name)
+}
+
+// envDependence tells, for a configuration that expands environment
+// variables, whether what it configures changes with them: read again with
+// them unset, and with a value nobody would give them, its providers,
+// properties and FIPS section must stay the same. "" when they do.
+func envDependence(root imagefs.Root, file string, env map[string]string, workDir string, cfg *opensslconf.Config) string {
+	if len(cfg.EnvNames) == 0 {
+		return ""
+	}
+	want := opensslconf.Summarize(cfg)
+	for _, value := range []*string{nil, ptr("fipsgate-unexpected-value")} {
+		e := maps.Clone(env)
+		for _, n := range cfg.EnvNames {
+			if value == nil {
+				delete(e, n)
+			} else {
+				e[n] = *value
+			}
+		}
+		other, err := opensslconf.Parse(configFS{root}, file, e, workDir)
+		if err != nil || len(other.Errors) != len(cfg.Errors) || !reflect.DeepEqual(opensslconf.Summarize(other), want) {
+			return fmt.Sprintf("what the configuration activates depends on the environment of the process that loads it (%s): a process started with other values — by docker run -e, a shell, the application itself — reads another configuration than the one judged here",
+				strings.Join(cfg.EnvNames, ", "))
+		}
+	}
+	return ""
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // findLibcrypto returns the libcrypto.so.3 the dynamic linker would load.
 func findLibcrypto(root imagefs.Root, env map[string]string) string {
@@ -76,7 +167,7 @@ func quotedAfter(b []byte, prefix string) (string, bool) {
 
 // addInventory adds the crypto inventory's checks to a static report.
 func addInventory(r *Report, spec Spec) {
-	r.Checks = append(r.Checks, inventoryChecks(r, imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), r.OpenSSL.Libcrypto, spec)...)
+	r.Checks = append(r.Checks, inventoryChecks(r, imagefs.Root{Dir: spec.Root}, envMap(processEnv(spec)), r.OpenSSL.Libcrypto, spec)...)
 }
 
 // inspectOpenSSL finds the OpenSSL configuration in force and the FIPS
@@ -84,7 +175,7 @@ func addInventory(r *Report, spec Spec) {
 // it finds.
 func inspectOpenSSL(spec Spec) *Report {
 	root := imagefs.Root{Dir: spec.Root}
-	env := envMap(spec.Image.Env)
+	env := envMap(processEnv(spec))
 	r := &Report{Kind: KindStatic}
 	facts := &OpenSSLFacts{}
 	r.OpenSSL = facts
@@ -105,6 +196,7 @@ func inspectOpenSSL(spec Spec) *Report {
 
 	configCheck := Check{Name: "openssl-config", Title: "the OpenSSL configuration loads", Required: true}
 	var cfg *opensslconf.Config
+	var envCheck Check
 	switch {
 	case facts.ConfigFile == "" && facts.Libcrypto == "":
 		configCheck.Status = Failed
@@ -117,7 +209,7 @@ func inspectOpenSSL(spec Spec) *Report {
 		configCheck.Detail = "OPENSSL_CONF=" + facts.ConfigFile + " is not an absolute path"
 	default:
 		var err error
-		cfg, err = opensslconf.Parse(root, facts.ConfigFile, env, spec.Image.WorkingDir)
+		cfg, err = opensslconf.Parse(configFS{root}, facts.ConfigFile, env, spec.Image.WorkingDir)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			configCheck.Status = Failed
@@ -129,6 +221,12 @@ func inspectOpenSSL(spec Spec) *Report {
 		default:
 			if cfg.Refused() {
 				facts.Unreadable = strings.Join(cfg.Errors, "; ")
+			}
+			envCheck = Check{Name: "config-environment", Title: "what the configuration activates does not depend on the loading process's environment", Required: true, Status: Passed, Detail: "no environment variable changes it"}
+			if why := envDependence(root, facts.ConfigFile, env, spec.Image.WorkingDir, cfg); why != "" {
+				envCheck.Status, envCheck.Detail = Failed, why
+			} else if len(cfg.EnvNames) > 0 {
+				envCheck.Detail = "it expands " + strings.Join(cfg.EnvNames, ", ") + ", which change nothing it activates"
 			}
 			facts.Files = cfg.Files
 			facts.Errors = append(facts.Errors, cfg.Errors...)
@@ -143,6 +241,9 @@ func inspectOpenSSL(spec Spec) *Report {
 		}
 	}
 	r.Checks = append(r.Checks, configCheck)
+	if envCheck.Name != "" {
+		r.Checks = append(r.Checks, envCheck)
+	}
 	s := facts.Summary
 
 	fips, hasFIPS := s.FIPS()

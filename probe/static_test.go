@@ -146,3 +146,47 @@ func staticReport(spec Spec) *Report {
 	addInventory(r, spec)
 	return r
 }
+
+// OpenSSL expands $ENV::NAME from the environment of the process that
+// loads the configuration: what it activates must not depend on it.
+func TestStaticConfigDependsOnEnvironment(t *testing.T) {
+	for _, tc := range []struct {
+		name, config string
+		want         string
+	}{
+		{"providers chosen by HOME", strings.Replace(goodConfig, "openssl_conf = openssl_init", "HOME = openssl_init\nopenssl_conf = $ENV::HOME", 1), Failed},
+		// As Debian's stock configuration: HOME has a default.
+		{"HOME in a section nothing loads", "HOME = .\n" + goodConfig + "[req]\ndir = $ENV::HOME/ca\n", Passed},
+		// Without HOME, OpenSSL cannot expand it and drops the whole
+		// configuration: a process started without it runs without FIPS.
+		{"HOME needed to load", goodConfig + "[req]\ndir = $ENV::HOME/ca\n", Failed},
+		// A relative include is read from OPENSSL_CONF_INCLUDE, or else the
+		// working directory.
+		{"relative include", strings.Replace(goodConfig, ".include /etc/ssl/fipsmodule.cnf", ".include fipsmodule.cnf", 1), Failed},
+	} {
+		root := fakeImage(t, tc.config, goodModuleCnf)
+		r := staticReport(Spec{Root: root, Image: Image{WorkingDir: "/etc/ssl"}})
+		if got := statuses(r)["config-environment"]; tc.want != "" && got != tc.want {
+			t.Errorf("%s: config-environment %q, want %q: %+v", tc.name, got, tc.want, r.Checks)
+		}
+	}
+}
+
+// A configuration file that resolves into /proc says nothing of what the
+// image's processes read there.
+func TestStaticConfigInProc(t *testing.T) {
+	root := fakeImage(t, strings.Replace(goodConfig, ".include /etc/ssl/fipsmodule.cnf", ".include /etc/ssl/env.cnf", 1), goodModuleCnf)
+	if err := os.MkdirAll(filepath.Join(root, "proc/self"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "proc/self/environ"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/proc/self/environ", filepath.Join(root, "etc/ssl/env.cnf")); err != nil {
+		t.Fatal(err)
+	}
+	r := staticReport(Spec{Root: root})
+	if got := statuses(r)["openssl-config"]; got != Failed {
+		t.Errorf("openssl-config %s: %+v", got, r.Checks)
+	}
+}
