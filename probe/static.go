@@ -290,6 +290,7 @@ func inspectOpenSSL(spec Spec) *Report {
 		}[s.ConfigDiagnostics],
 	})
 
+	r.Checks = append(r.Checks, enforcementCheck(s.FIPSSection))
 	r.Module = inspectModule(root, env, facts, fips, hasFIPS, s)
 	r.Checks = append(r.Checks, moduleChecks(r.Module, spec.RequireValidated)...)
 	return r
@@ -308,6 +309,31 @@ func unreadable(static *Report) string {
 		return "the FIPS module cannot be read: " + static.Module.Unreadable
 	}
 	return ""
+}
+
+// enforcedByDefault are the FIPS provider's options that openssl
+// fipsinstall turns on: with one of them off, the provider serves what its
+// security policy forbids (keys and parameters it would otherwise refuse),
+// or carries on after a failed conditional self-test. The provider takes
+// "1" or "0" and refuses to load with anything else.
+var enforcedByDefault = []string{"security-checks", "conditional-errors", "pbkdf2-lower-bound-check"}
+
+// enforcementCheck fails a FIPS section that turns off what the provider
+// enforces by default.
+func enforcementCheck(section map[string]string) Check {
+	c := Check{Name: "fips-enforcement", Title: "the FIPS provider's enforcement is not turned off (" + strings.Join(enforcedByDefault, ", ") + ")", Required: true, Status: Passed,
+		Detail: "none is set to 0"}
+	var off []string
+	for _, k := range enforcedByDefault {
+		if section[k] == "0" {
+			off = append(off, k+" = 0")
+		}
+	}
+	if len(off) > 0 {
+		c.Status = Failed
+		c.Detail = "turned off in the FIPS section: " + strings.Join(off, ", ") + "; the provider then serves what its security policy forbids (openssl fipsinstall writes 1)"
+	}
+	return c
 }
 
 // inventoryChecks scans the whole image for crypto that bypasses the

@@ -190,3 +190,19 @@ func TestStaticConfigInProc(t *testing.T) {
 		t.Errorf("openssl-config %s: %+v", got, r.Checks)
 	}
 }
+
+// Turning off what the FIPS provider enforces by default fails.
+func TestStaticEnforcementTurnedOff(t *testing.T) {
+	for cnf, want := range map[string]string{
+		goodModuleCnf: Passed,
+		"[fips_sect]\nactivate = 1\nsecurity-checks = 1\nhmac-key-check = 0\nmodule-mac = $MAC\n":     Passed,
+		"[fips_sect]\nactivate = 1\nsecurity-checks = 0\nmodule-mac = $MAC\n":                         Failed,
+		"[fips_sect]\nactivate = 1\npbkdf2-lower-bound-check = 0\nmodule-mac = $MAC\n":                Failed,
+		"[fips_sect]\nactivate = 1\nconditional-errors = 0\nsecurity-checks = 1\nmodule-mac = $MAC\n": Failed,
+	} {
+		r := staticReport(Spec{Root: fakeImage(t, goodConfig, cnf)})
+		if got := statuses(r)["fips-enforcement"]; got != want {
+			t.Errorf("%q: fips-enforcement %s, want %s", cnf, got, want)
+		}
+	}
+}
