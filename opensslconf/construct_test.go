@@ -332,9 +332,12 @@ func TestModules(t *testing.T) {
 		conf:   head + "[init]\nproviders = p\n[p]\nfips = f\n[f]\nactivate = 0\n",
 		active: []string{"default"},
 	}, {
-		name:   "a provider activated twice is activated once",
+		// OpenSSL activates it once, but merges the entries' settings,
+		// which fipsgate does not model: it refuses.
+		name:   "a provider configured twice is refused",
 		conf:   head + "[init]\nproviders = p\n[p]\nbase = b\nb2 = b2\n[b]\nactivate = 1\n[b2]\nidentity = base\nactivate = 1\n",
 		active: []string{"base"},
+		err:    "provider base is configured again",
 	}, {
 		name:        "fips=yes",
 		conf:        head + "[init]\nalg_section = a\nproviders = p\n[a]\ndefault_properties = \"fips = yes\"\n[p]\nfips = f\n[f]\nactivate = 1\n",

@@ -22,9 +22,26 @@ type Provider struct {
 	Fallback bool `json:"fallback,omitempty"`
 }
 
+// builtinProviders are compiled into libcrypto: OpenSSL finds a name
+// among them before it looks at `module =`, which then goes unused.
+var builtinProviders = []string{"default", "base", "null"}
+
 // IsFIPS tells whether the entry configures the FIPS provider.
 func (p Provider) IsFIPS() bool {
+	for _, b := range builtinProviders {
+		if p.Name == b {
+			return false
+		}
+	}
 	return p.Name == "fips" || strings.HasPrefix(path.Base(p.Module), "fips.")
+}
+
+// RequiresFIPS tells whether the default properties make every fetch
+// without properties of its own take a FIPS implementation: a mandatory
+// fips=yes. (OpenSSL's own answer, FIPSDefault, is also true for
+// fips!=maybe, which implementations without the property match.)
+func (s Summary) RequiresFIPS() bool {
+	return hasProperty(s.DefaultProperties, "fips", "yes")
 }
 
 // Summary is what a configuration means for FIPS: what OpenSSL uses once an
@@ -272,6 +289,7 @@ func (m *modules) providers(section string) string {
 	if _, ok := c.Sections[section]; !ok {
 		return fmt.Sprintf("section %s not found", section)
 	}
+	entries := map[string]string{}
 	for _, key := range c.Order[section] {
 		value := c.Sections[section][key]
 		p := Provider{Name: skipDot(key), Section: value}
@@ -298,6 +316,14 @@ func (m *modules) providers(section string) string {
 				p.Activate = on
 			}
 		}
+		// OpenSSL keeps an entry that is not activated, and hands its module
+		// path and settings to a later activation of the same name, under
+		// that entry's own: refuse what would take modelling that store.
+		if first, ok := entries[p.Name]; ok {
+			m.c.refused = true
+			return fmt.Sprintf("[%s] %s: provider %s is configured again (first by %s): OpenSSL merges the entries' modules and settings; fipsgate refuses to judge that", section, key, p.Name, first)
+		}
+		entries[p.Name] = key
 		if p.Activate && indexOf(m.activated, p.Name) >= 0 {
 			// prov_already_activated: the entry is skipped.
 			m.c.Warnings = append(m.c.Warnings, fmt.Sprintf("[%s] %s: provider %s is already activated: OpenSSL ignores this entry", section, key, p.Name))

@@ -252,11 +252,15 @@ func inspectOpenSSL(spec Spec) *Report {
 		Status: passIf(hasFIPS && fips.Activate),
 		Detail: describeProvider(fips, hasFIPS, s),
 	})
-	base := false
+	base, fipsActive := false, false
 	var others []string
 	for _, p := range s.Providers {
 		switch {
+		case p.IsFIPS() && p.Activate && fipsActive:
+			// Only one module is verified and broken by the negative tests.
+			others = append(others, p.Name+" (a second FIPS provider)")
 		case p.IsFIPS():
+			fipsActive = fipsActive || p.Activate
 		case p.Name == "base":
 			base = p.Activate
 		case p.Activate:
@@ -278,7 +282,7 @@ func inspectOpenSSL(spec Spec) *Report {
 	})
 	r.Checks = append(r.Checks, Check{
 		Name: "fips-default-properties", Title: "default_properties require fips=yes", Required: true,
-		Status: passIf(s.FIPSDefault),
+		Status: passIf(s.FIPSDefault && s.RequiresFIPS()),
 		Detail: fmt.Sprintf("default_properties = %q", s.DefaultProperties),
 	})
 	r.Checks = append(r.Checks, Check{

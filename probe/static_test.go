@@ -206,3 +206,26 @@ func TestStaticEnforcementTurnedOff(t *testing.T) {
 		}
 	}
 }
+
+// Configurations an adversarial review found read as FIPS by the static
+// checks and not by OpenSSL 3.5.9.
+func TestStaticProvidersAsOpenSSLFindsThem(t *testing.T) {
+	for _, tc := range []struct {
+		name, config string
+		check        string
+	}{
+		{"the built-in default provider named after fips.so",
+			strings.Replace(goodConfig, "base = base_sect\n", "base = base_sect\ndefault = default_sect\n[default_sect]\nactivate = 1\nmodule = fips.so\n", 1), "no-other-provider"},
+		{"a second FIPS provider",
+			strings.Replace(goodConfig, "base = base_sect\n", "base = base_sect\nfips2 = fips2_sect\n[fips2_sect]\nactivate = 1\nmodule = /opt/other/fips.so\n", 1), "no-other-provider"},
+		{"fips!=maybe as the default property",
+			strings.Replace(goodConfig, "default_properties = fips=yes", "default_properties = fips!=maybe", 1), "fips-default-properties"},
+		{"an entry that is not activated lends its settings",
+			strings.Replace(goodConfig, "fips = fips_sect\n", "stub.fips = fips_stub\nfips = fips_sect\n", 1) + "[fips_stub]\nactivate = 0\nsecurity-checks = 0\n", "openssl-config"},
+	} {
+		r := staticReport(Spec{Root: fakeImage(t, tc.config, goodModuleCnf)})
+		if got := statuses(r)[tc.check]; got != Failed {
+			t.Errorf("%s: %s %s", tc.name, tc.check, got)
+		}
+	}
+}
