@@ -381,3 +381,29 @@ func TestRequireValidated(t *testing.T) {
 		t.Errorf("an unvalidated module must fail with FIPSGATE_REQUIRE_VALIDATED=true:\n%s", r.output)
 	}
 }
+
+// TestLazyServerPasses: a server that sets up its crypto at its first
+// request listens with the FIPS module broken as well; contacted, it dies
+// in each negative test and answers on the image as built, so it passes.
+func TestLazyServerPasses(t *testing.T) {
+	b, r := verifyBuild(t, buildctlCLI{}, testdata(t, "verify", "lazy-server"), map[string]string{"BASE": fipsBase(), "BUILDER": registry + "/fipsgate/gobuilder:trixie"})
+	mustSucceed(t, "the lazy server", r)
+	_, preds := fipsgatePredicates(t, b.image, r.digest)
+	p, ok := preds["linux/amd64"]
+	if !ok {
+		t.Fatal("no fipsgate attestation")
+	}
+	self := stage(p, "self-test", "")
+	for _, c := range self.Checks {
+		if c.Name == "app-runs" && (!c.Answered || !strings.Contains(c.Contact, `was answered "HTTP/1.0 200 OK"`)) {
+			t.Errorf("app-runs: %+v", c)
+		}
+	}
+	for _, m := range []string{"fipsmodule-cnf-removed", "module-mac-corrupted", "module-corrupted"} {
+		for _, c := range stage(p, "negative", m).Checks {
+			if c.Name == "app-refuses" && (c.Status != "passed" || !c.DiedOnContact) {
+				t.Errorf("%s app-refuses: %+v", m, c)
+			}
+		}
+	}
+}

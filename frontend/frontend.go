@@ -190,6 +190,7 @@ func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exceptio
 				ReadySeconds:     opts.ReadySeconds,
 				TimeoutSeconds:   opts.TimeoutSeconds,
 				ExpectFailure:    opts.ExpectFailure,
+				ProbeRequest:     opts.ProbeRequest,
 				RequireValidated: opts.RequireValidated,
 				Strict:           opts.Strict,
 				Exceptions:       exceptions,

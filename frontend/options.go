@@ -27,10 +27,13 @@ type Options struct {
 	CheckSet bool     `json:"-"`
 	// ReadySeconds, when set, is when an application that neither exits
 	// nor listens counts as up; 0: not before TimeoutSeconds.
-	ReadySeconds     float64 `json:"readySeconds,omitempty"`
-	TimeoutSeconds   float64 `json:"timeoutSeconds"`
-	ExpectFailure    string  `json:"expectFailure,omitempty"`
-	RequireValidated bool    `json:"requireValidated"`
+	ReadySeconds   float64 `json:"readySeconds,omitempty"`
+	TimeoutSeconds float64 `json:"timeoutSeconds"`
+	ExpectFailure  string  `json:"expectFailure,omitempty"`
+	// ProbeRequest is sent to a server that listens and does not speak
+	// TLS, in place of probe.DefaultRequest.
+	ProbeRequest     string `json:"probeRequest,omitempty"`
+	RequireValidated bool   `json:"requireValidated"`
 	// Strict makes inventory warnings failures.
 	Strict bool `json:"strict"`
 	// Exceptions names the file of accepted inventory findings:
@@ -71,6 +74,14 @@ var options = map[string]option{
 	}},
 	"FIPSGATE_TIMEOUT_SECONDS": {"a number of seconds greater than 0 and at most 600", func(o *Options, v string) error {
 		return setSeconds(&o.TimeoutSeconds, v)
+	}},
+	"FIPSGATE_PROBE_REQUEST": {`the bytes to send a server that does not speak TLS, with Go string escapes (\r\n)`, func(o *Options, v string) error {
+		req, err := strconv.Unquote(`"` + strings.ReplaceAll(v, `"`, `\"`) + `"`)
+		if err != nil || req == "" {
+			return errInvalid
+		}
+		o.ProbeRequest = req
+		return nil
 	}},
 	"FIPSGATE_EXPECT_FAILURE": {"a regular expression (Go RE2 syntax)", func(o *Options, v string) error {
 		if _, err := regexp.Compile(v); err != nil {

@@ -32,6 +32,12 @@ func TestParseOptions(t *testing.T) {
 			want:      Options{Mode: ModeEnforce, ReadySeconds: 1, TimeoutSeconds: 30, Check: []string{"/app", "-v"}, CheckSet: true, ExpectFailure: "FIPS|fips", RequireValidated: true},
 		},
 		{
+			name:      "probe request with escapes",
+			buildArgs: map[string]string{"FIPSGATE_PROBE_REQUEST": `GET /health HTTP/1.0\r\nX: "y"\r\n\r\n`},
+			want:      Options{Mode: ModeEnforce, TimeoutSeconds: 30, ProbeRequest: "GET /health HTTP/1.0\r\nX: \"y\"\r\n\r\n"},
+		},
+		{name: "bad probe request", buildArgs: map[string]string{"FIPSGATE_PROBE_REQUEST": `\q`}, wantErr: "FIPSGATE_PROBE_REQUEST"},
+		{
 			name:      "no application",
 			buildArgs: map[string]string{"FIPSGATE_CHECK": "none"},
 			want:      Options{Mode: ModeEnforce, TimeoutSeconds: 30, CheckSet: true},

@@ -256,6 +256,7 @@ func (r *runner) opensslRun(ctx context.Context, c Check, wantSuccess bool, stdi
 func record(c *Check, o outcome) {
 	c.ExitCode, c.Signal, c.TimedOut = o.ExitCode, o.Signal, o.TimedOut
 	c.Listening, c.StillRunning = o.Listening, o.StillRunning
+	c.Contact, c.Answered, c.DiedOnContact = o.Contact, o.Answered, o.DiedOnContact
 	c.OutputSHA256 = o.OutputSHA256
 	c.Output = excerpt(o.Output, 12)
 }
@@ -265,7 +266,7 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 	c := Check{Name: "app", Required: true, Command: r.spec.App}
 	if negative {
 		c.Name, c.Title = "app-refuses", "the application refuses to run without a valid FIPS module"
-		c.Expect = "non-zero exit or signal within " + r.timeout.String()
+		c.Expect = "non-zero exit or signal within " + r.timeout.String() + ", or, for a server, when first contacted"
 	} else {
 		c.Name, c.Title = "app-runs", "the application runs"
 		c.Expect = "exit status 0, a listening socket, or still running after " + r.ready.String()
@@ -292,7 +293,10 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 	if p := lookPath(imagefs.Root{Dir: r.spec.Root}, args[0], envMap(env)["PATH"]); p != "" {
 		args[0] = p
 	}
-	cmd := command{Args: args, Env: env, Dir: r.dir, Cred: id.Cred, Timeout: r.timeout, WatchListen: true}
+	cmd := command{Args: args, Env: env, Dir: r.dir, Cred: id.Cred, Timeout: r.timeout, WatchListen: true, Contact: true, Request: r.spec.ProbeRequest}
+	if cmd.Request == "" {
+		cmd.Request = DefaultRequest
+	}
 	if !negative {
 		cmd.ReadyAfter = r.ready
 		// Still running at ReadyAfter is up; the timeout is only a bound.

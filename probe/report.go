@@ -98,11 +98,14 @@ type Spec struct {
 	// App is the application check's command (exec form), empty for none.
 	App []string `json:"app,omitempty"`
 	// AppSource says where App came from, for the report.
-	AppSource        string  `json:"appSource,omitempty"`
-	ReadySeconds     float64 `json:"readySeconds"`
-	TimeoutSeconds   float64 `json:"timeoutSeconds"`
-	ExpectFailure    string  `json:"expectFailure,omitempty"`
-	RequireValidated bool    `json:"requireValidated,omitempty"`
+	AppSource      string  `json:"appSource,omitempty"`
+	ReadySeconds   float64 `json:"readySeconds"`
+	TimeoutSeconds float64 `json:"timeoutSeconds"`
+	ExpectFailure  string  `json:"expectFailure,omitempty"`
+	// ProbeRequest is sent to a server that listens and does not speak
+	// TLS; DefaultRequest when empty.
+	ProbeRequest     string `json:"probeRequest,omitempty"`
+	RequireValidated bool   `json:"requireValidated,omitempty"`
 	// For the crypto inventory of the static checks.
 	Strict     bool                  `json:"strict,omitempty"`
 	Exceptions []inventory.Exception `json:"exceptions,omitempty"`
@@ -130,13 +133,17 @@ type Check struct {
 	Expect   string   `json:"expect,omitempty"`
 	// Observed: exit code or signal, whether the command hit its timeout,
 	// and for servers whether it was listening or still running.
-	ExitCode     *int   `json:"exitCode,omitempty"`
-	Signal       string `json:"signal,omitempty"`
-	TimedOut     bool   `json:"timedOut,omitempty"`
-	Listening    bool   `json:"listening,omitempty"`
-	StillRunning bool   `json:"stillRunning,omitempty"`
-	OutputSHA256 string `json:"outputSha256,omitempty"`
-	Output       string `json:"output,omitempty"` // the last lines, capped
+	ExitCode  *int   `json:"exitCode,omitempty"`
+	Signal    string `json:"signal,omitempty"`
+	TimedOut  bool   `json:"timedOut,omitempty"`
+	Listening bool   `json:"listening,omitempty"`
+	// For a server: how it was contacted and what it did.
+	Contact       string `json:"contact,omitempty"`
+	Answered      bool   `json:"answered,omitempty"`
+	DiedOnContact bool   `json:"diedOnContact,omitempty"`
+	StillRunning  bool   `json:"stillRunning,omitempty"`
+	OutputSHA256  string `json:"outputSha256,omitempty"`
+	Output        string `json:"output,omitempty"` // the last lines, capped
 }
 
 // OpenSSLFacts is what the static checks found of OpenSSL in the image.

@@ -33,16 +33,26 @@ type command struct {
 	// WatchListen ends the command as soon as a new socket listens in the
 	// container's network namespace: a server is up.
 	WatchListen bool
+	// Contact, with WatchListen, contacts a server that listens before it
+	// is ended (contactServer), sending it Request if it does not speak TLS.
+	Contact bool
+	Request string
 }
 
 // outcome is what a command did.
 type outcome struct {
-	ExitCode     *int
-	Signal       string
-	TimedOut     bool
-	Listening    bool
-	StillRunning bool
-	StartError   error
+	ExitCode  *int
+	Signal    string
+	TimedOut  bool
+	Listening bool
+	// Contact says how the listening server was contacted and what it did;
+	// Answered, that it answered; DiedOnContact, that it exited or was
+	// killed during the contact or just after (ExitCode or Signal say how).
+	Contact       string
+	Answered      bool
+	DiedOnContact bool
+	StillRunning  bool
+	StartError    error
 	// ProcessLimit: the image went over MaxProcesses meanwhile, and the
 	// probe killed it: neither running nor refusing can be concluded.
 	ProcessLimit bool
@@ -53,13 +63,13 @@ type outcome struct {
 // Ran tells whether the process ran: it exited 0, or was up (listening or
 // still running) when it was stopped.
 func (o outcome) Ran() bool {
-	return o.StartError == nil && !o.ProcessLimit && ((o.ExitCode != nil && *o.ExitCode == 0) || o.Listening || o.StillRunning)
+	return o.StartError == nil && !o.ProcessLimit && ((o.ExitCode != nil && *o.ExitCode == 0) || (o.Listening && !o.DiedOnContact) || o.StillRunning)
 }
 
 // Refused tells whether the process failed on its own: a non-zero exit or a
 // signal, before any timeout.
 func (o outcome) Refused() bool {
-	return o.StartError == nil && !o.ProcessLimit && !o.TimedOut && !o.Listening && !o.StillRunning &&
+	return o.StartError == nil && !o.ProcessLimit && !o.TimedOut && (!o.Listening || o.DiedOnContact) && !o.StillRunning &&
 		((o.ExitCode != nil && *o.ExitCode != 0) || o.Signal != "")
 }
 
@@ -70,6 +80,16 @@ func (o outcome) Describe() string {
 		return "could not start: " + o.StartError.Error()
 	case o.ProcessLimit:
 		return "was killed: " + errProcessLimit.Error()
+	case o.Listening && o.DiedOnContact:
+		how := "exited"
+		if o.Signal != "" {
+			how = "was killed by signal " + o.Signal
+		} else if o.ExitCode != nil {
+			how = fmt.Sprintf("exited with status %d", *o.ExitCode)
+		}
+		return "was listening on a socket, and " + how + " when contacted: " + o.Contact
+	case o.Listening && o.Contact != "":
+		return "was listening on a socket (up as a server), and when contacted: " + o.Contact
 	case o.Listening:
 		return "was listening on a socket (up as a server)"
 	case o.StillRunning:
@@ -114,7 +134,7 @@ func run(ctx context.Context, c command) outcome {
 		return outcome{StartError: errors.New("empty command")}
 	}
 
-	var before map[string]bool
+	var before map[string]endpoint
 	if c.WatchListen {
 		before = listeningSockets()
 	}
@@ -160,8 +180,11 @@ loop:
 			exited = true
 			break loop
 		case <-poll:
-			if newListener(before) {
+			if eps := newListeners(before); len(eps) > 0 {
 				o.Listening = true
+				if c.Contact {
+					waitErr, exited = contact(ctx, &o, eps, c.Request, done)
+				}
 				break loop
 			}
 		case <-ready:
@@ -180,7 +203,7 @@ loop:
 	if !exited {
 		waitErr = <-done
 	}
-	if !o.Listening && !o.StillRunning && !o.TimedOut {
+	if (!o.Listening || o.DiedOnContact) && !o.StillRunning && !o.TimedOut {
 		o.ExitCode, o.Signal = exitStatus(cmd.ProcessState, waitErr)
 	}
 	// Once the limit was hit, the probe may have killed any process of the
@@ -189,6 +212,40 @@ loop:
 	o.Output = out.buf
 	o.OutputSHA256 = hex.EncodeToString(out.sum.Sum(nil))
 	return o
+}
+
+// contact contacts a server that listens, while watching whether its
+// process dies meanwhile or just after, and records it in o.
+func contact(ctx context.Context, o *outcome, eps []endpoint, request string, done <-chan error) (waitErr error, exited bool) {
+	type result struct {
+		what     string
+		answered bool
+	}
+	results := make(chan result, 1)
+	go func() {
+		what, answered := contactServer(ctx, eps, request)
+		results <- result{what, answered}
+	}()
+	select {
+	case waitErr = <-done:
+		exited = true
+		// What the contact saw, once its connection broke.
+		select {
+		case r := <-results:
+			o.Contact, o.Answered = r.what, r.answered
+		case <-time.After(contactTimeout):
+			o.Contact = "the server exited while being contacted"
+		}
+	case r := <-results:
+		o.Contact, o.Answered = r.what, r.answered
+		select {
+		case waitErr = <-done:
+			exited = true
+		case <-time.After(contactGrace):
+		}
+	}
+	o.DiedOnContact = exited
+	return waitErr, exited
 }
 
 // imageNice is the nice value of every process of the image. The probe
