@@ -127,6 +127,12 @@ func Explain(vs []Verdict) string {
 
 func observed(c probe.Check) string {
 	switch {
+	case c.Listening && c.DiedOnContact && c.Signal != "":
+		return "listening, then signal " + c.Signal + " when contacted"
+	case c.Listening && c.DiedOnContact && c.ExitCode != nil:
+		return fmt.Sprintf("listening, then exit status %d when contacted", *c.ExitCode)
+	case c.Listening && c.Answered:
+		return "listening, and answered when contacted"
 	case c.Listening:
 		return "listening on a socket"
 	case c.StillRunning:
