@@ -6,8 +6,9 @@ source "$(dirname "$0")/lib.sh"
 # arch-test: mmdebstrap needs it to bootstrap a foreign architecture (i386).
 # libssl-dev: the inventory's unit tests link real programs against
 # OpenSSL's static libcrypto.a. openssl: the probe's unit tests take the
-# host's openssl program as a genuine one.
-want=(runc mmdebstrap arch-test ca-certificates curl git openssh-client time gcc libc6-dev libssl-dev openssl)
+# host's openssl program as a genuine one; iproute2 (ip): a probe test
+# brings up loopback in a network namespace of its own.
+want=(runc mmdebstrap arch-test ca-certificates curl git openssh-client time gcc libc6-dev libssl-dev openssl iproute2)
 missing=()
 for p in "${want[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

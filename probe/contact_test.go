@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -88,6 +89,23 @@ func TestRunContactsAServer(t *testing.T) {
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if os.Getenv("FIPSGATE_TEST_NETNS") != "1" {
+		// A network namespace of its own, as a check container has: a
+		// listener of another test running meanwhile is not taken for the
+		// server's.
+		args := []string{"--net"}
+		if os.Getuid() != 0 {
+			args = append([]string{"--user", "--map-root-user"}, args...)
+		}
+		args = append(args, "/bin/sh", "-c", `ip link set lo up && exec "$@"`, "sh", self, "-test.run=^TestRunContactsAServer$", "-test.v")
+		cmd := exec.Command("unshare", args...)
+		cmd.Env = append(os.Environ(), "FIPSGATE_TEST_NETNS=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "PASS") {
+			t.Fatalf("in a network namespace: %v\n%s", err, out)
+		}
+		return
 	}
 	for _, tc := range []struct {
 		mode         string
