@@ -207,6 +207,13 @@ func (s *scanner) analyzeELF(r io.ReaderAt, size int64, name string) {
 		return
 	}
 	defer ef.Close()
+	if ef.Type == elf.ET_REL || ef.Type == elf.ET_CORE {
+		// Object files (.o, Go's .syso) and core dumps: neither the kernel
+		// nor the dynamic linker loads them, so no process of the image
+		// runs their code; what a toolchain links them into is judged
+		// where it lies.
+		return
+	}
 	if len(ef.Sections) == 0 {
 		// Without section headers neither the symbols nor Go's function
 		// table can be found, yet the kernel runs the file as well.
