@@ -127,9 +127,7 @@ func verify(ctx context.Context, c client.Client, bc *dockerui.Client, res *clie
 	var verdicts []Verdict
 	for _, p := range platforms {
 		verdicts = append(verdicts, p.verdict)
-	}
-	for _, v := range verdicts {
-		failed = failed || !v.Passed
+		failed = failed || !p.verdict.Passed
 	}
 	if failed {
 		msg := Explain(verdicts)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path"
@@ -16,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fipsgate/fipsgate/imagefs"
 	"golang.org/x/sys/unix"
 )
 
@@ -116,8 +116,7 @@ func Main(specFile string) error {
 	case <-time.After(deadline + 5*time.Second):
 		// Every command has its own timeout and the context ends them; only
 		// a step stuck outside them gets here. It may go on, but starts
-		// nothing of the image any more.
-		stopStarting()
+		// nothing of the image any more (stopStarting, below).
 		what, _ := activity.Load().(string)
 		res.Reports = []*Report{{Kind: KindStatic, Checks: []Check{{Name: "deadline", Title: "the checks finished in time", Required: true, Status: Failed,
 			Detail: fmt.Sprintf("fipsgate: %s, %s run: did not finish within %s; it was %s", spec.Platform, spec.Run, deadline, what)}}}}
@@ -143,16 +142,13 @@ func readSpec(out *os.Root, name string) (Spec, error) {
 	if err != nil {
 		return spec, fmt.Errorf("reading the spec: %w", err)
 	}
-	dt, err := io.ReadAll(io.LimitReader(f, maxSpecSize+1))
+	dt, err := imagefs.ReadAllLimit(f, name, maxSpecSize)
 	f.Close()
 	if err != nil {
 		return spec, fmt.Errorf("reading the spec: %w", err)
 	}
 	if err := out.Remove(name); err != nil {
 		return spec, fmt.Errorf("removing the spec: %w", err)
-	}
-	if len(dt) > maxSpecSize {
-		return spec, fmt.Errorf("the spec is over %d bytes", maxSpecSize)
 	}
 	if err := json.Unmarshal(dt, &spec); err != nil {
 		return spec, fmt.Errorf("bad spec: %w", err)

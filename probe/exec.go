@@ -17,16 +17,20 @@ import (
 // starts from the image as built, and the probe reads what it needs of the
 // image before it starts anything of it:
 //
-//   - RunStatic: the static checks and the crypto inventory; then the
-//     image's openssl command on the image as built (the self-test), then
-//     on the image with each breakage in turn. The application never runs
-//     there.
+//   - RunStatic: the static checks and the crypto inventory, on a
+//     read-only root where nothing of the image runs.
+//   - RunOpenSSL: the image's openssl command on the image as built (the
+//     self-test), then on the image with each breakage in turn.
 //   - RunApp and each mutation: the same byte of the same files is written
 //     (the original byte, or the one that breaks the module), then the
 //     application runs once. Nothing tells one run from another but the
 //     breakage itself: no saved copy, no state from another run, the same
 //     processes around it (none but the probe).
+//
+// Every step sees the environment the image's processes start with
+// (processEnv), resolved once here.
 func Run(ctx context.Context, spec Spec) []*Report {
+	spec.Image.Env = processEnv(spec)
 	switch {
 	case spec.Run == RunStatic:
 		return []*Report{runStatic(spec)}
@@ -45,7 +49,7 @@ func runStatic(spec Spec) *Report {
 	static := inspectOpenSSL(spec)
 	doing("the crypto inventory")
 	addInventory(static, spec)
-	cli, _ := opensslCommandCheck(imagefs.Root{Dir: spec.Root}, envMap(processEnv(spec)), static)
+	cli, _ := opensslCommandCheck(imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), static)
 	static.Checks = append(static.Checks, cli)
 	return static
 }
@@ -58,7 +62,7 @@ func runOpenSSL(ctx context.Context, spec Spec) []*Report {
 	static := inspectOpenSSL(spec)
 	r := newRunner(spec)
 	var cli Check
-	cli, r.openssl = opensslCommandCheck(imagefs.Root{Dir: spec.Root}, envMap(processEnv(spec)), static)
+	cli, r.openssl = opensslCommandCheck(imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), static)
 	if r.openssl == "" {
 		r.noOpenSSL = cli.Detail
 	}
@@ -172,7 +176,7 @@ type runner struct {
 func newRunner(spec Spec) *runner {
 	r := &runner{
 		spec:    spec,
-		env:     processEnv(spec),
+		env:     spec.Image.Env,
 		dir:     spec.Image.WorkingDir,
 		timeout: seconds(spec.TimeoutSeconds, 30*time.Second),
 	}
@@ -279,21 +283,18 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 		}
 		return c
 	}
-	id, err := resolveUser(imagefs.Root{Dir: "/"}, r.spec.Image.User)
+	root := imagefs.Root{Dir: r.spec.Root}
+	id, err := resolveUser(root, r.spec.Image.User)
 	if err != nil {
 		c.Status = Failed
 		c.Detail = "cannot run as the image's user: " + err.Error()
 		return c
 	}
-	env := r.env
-	if _, ok := envMap(env)["HOME"]; !ok {
-		env = append(append([]string{}, env...), "HOME="+id.Home)
-	}
 	args := append([]string{}, r.spec.App...)
-	if p := lookPath(imagefs.Root{Dir: r.spec.Root}, args[0], envMap(env)["PATH"]); p != "" {
+	if p := lookPath(root, args[0], envMap(r.env)["PATH"]); p != "" {
 		args[0] = p
 	}
-	cmd := command{Args: args, Env: env, Dir: r.dir, Cred: id.Cred, Timeout: r.timeout, WatchListen: true, Contact: true, Request: r.spec.ProbeRequest}
+	cmd := command{Args: args, Env: r.env, Dir: r.dir, Cred: id.Cred, Timeout: r.timeout, WatchListen: true, Contact: true, Request: r.spec.ProbeRequest}
 	if cmd.Request == "" {
 		cmd.Request = DefaultRequest
 	}

@@ -3,7 +3,6 @@ package probe
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"regexp"
@@ -215,13 +214,10 @@ func removeFile(root imagefs.Root, name string) (func() error, error) {
 	if err != nil {
 		return nil, err
 	}
-	dt, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	dt, err := imagefs.ReadAllLimit(f, name, maxConfigSize)
 	f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if len(dt) > maxConfigSize {
-		return nil, fmt.Errorf("%s is over %d bytes", name, maxConfigSize)
+		return nil, err
 	}
 	p, err := root.Resolve(name)
 	if err != nil {

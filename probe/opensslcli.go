@@ -85,13 +85,14 @@ func opensslCommandCheck(root imagefs.Root, env map[string]string, static *Repor
 		}
 	}
 	real, _ := root.Real(p)
+	wantReal, _ := root.Real(libcrypto)
+	dirs := inventory.LibraryDirs(root, env)
 	for _, n := range needed {
 		if !strings.HasPrefix(n, "libcrypto.so") {
 			continue
 		}
-		got := inventory.FindLibrary(root, n, runpaths, path.Dir(real), inventory.LibraryDirs(root, env))
+		got := inventory.FindLibrary(root, n, runpaths, path.Dir(real), dirs)
 		gotReal, _ := root.Real(got)
-		wantReal, _ := root.Real(libcrypto)
 		if got == "" || gotReal != wantReal {
 			return problem(fmt.Sprintf("%s loads %s from %q, not the verified %s", p, n, got, libcrypto))
 		}

@@ -33,6 +33,7 @@ func envMap(env []string) map[string]string {
 // from the image user's /etc/passwd entry when the image sets none. The
 // static checks read the OpenSSL configuration under it too: OpenSSL
 // expands $ENV::NAME from the environment of the process that loads it.
+// Run puts it in the spec once for every step.
 func processEnv(spec Spec) []string {
 	env := spec.Image.Env
 	if _, ok := envMap(env)["HOME"]; ok {
@@ -97,14 +98,13 @@ func envDependence(root imagefs.Root, file string, env map[string]string, workDi
 		return ""
 	}
 	want := opensslconf.Summarize(cfg)
-	for _, value := range []*string{nil, ptr("fipsgate-unexpected-value")} {
+	for _, set := range []func(e map[string]string, name string){
+		func(e map[string]string, name string) { delete(e, name) },
+		func(e map[string]string, name string) { e[name] = "fipsgate-unexpected-value" },
+	} {
 		e := maps.Clone(env)
 		for _, n := range cfg.EnvNames {
-			if value == nil {
-				delete(e, n)
-			} else {
-				e[n] = *value
-			}
+			set(e, n)
 		}
 		other, err := opensslconf.Parse(configFS{root}, file, e, workDir)
 		if err != nil || len(other.Errors) != len(cfg.Errors) || !reflect.DeepEqual(opensslconf.Summarize(other), want) {
@@ -114,8 +114,6 @@ func envDependence(root imagefs.Root, file string, env map[string]string, workDi
 	}
 	return ""
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // findLibcrypto returns the libcrypto.so.3 the dynamic linker would load.
 func findLibcrypto(root imagefs.Root, env map[string]string) string {
@@ -167,7 +165,7 @@ func quotedAfter(b []byte, prefix string) (string, bool) {
 
 // addInventory adds the crypto inventory's checks to a static report.
 func addInventory(r *Report, spec Spec) {
-	r.Checks = append(r.Checks, inventoryChecks(r, imagefs.Root{Dir: spec.Root}, envMap(processEnv(spec)), r.OpenSSL.Libcrypto, spec)...)
+	r.Checks = append(r.Checks, inventoryChecks(r, imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), r.OpenSSL.Libcrypto, spec)...)
 }
 
 // inspectOpenSSL finds the OpenSSL configuration in force and the FIPS
@@ -175,7 +173,7 @@ func addInventory(r *Report, spec Spec) {
 // it finds.
 func inspectOpenSSL(spec Spec) *Report {
 	root := imagefs.Root{Dir: spec.Root}
-	env := envMap(processEnv(spec))
+	env := envMap(spec.Image.Env)
 	r := &Report{Kind: KindStatic}
 	facts := &OpenSSLFacts{}
 	r.OpenSSL = facts
@@ -282,7 +280,7 @@ func inspectOpenSSL(spec Spec) *Report {
 	})
 	r.Checks = append(r.Checks, Check{
 		Name: "fips-default-properties", Title: "default_properties require fips=yes", Required: true,
-		Status: passIf(s.FIPSDefault && s.RequiresFIPS()),
+		Status: passIf(s.RequiresFIPS()),
 		Detail: fmt.Sprintf("default_properties = %q", s.DefaultProperties),
 	})
 	r.Checks = append(r.Checks, Check{

@@ -139,9 +139,10 @@ func TestStaticFindsPathsForTheNegativeTests(t *testing.T) {
 	}
 }
 
-// staticReport runs the static checks as RunStatic does, without the self-test
-// beside them.
+// staticReport runs the static checks as Run does for RunStatic, under the
+// environment of the image's processes.
 func staticReport(spec Spec) *Report {
+	spec.Image.Env = processEnv(spec)
 	r := inspectOpenSSL(spec)
 	addInventory(r, spec)
 	return r

@@ -128,11 +128,9 @@ func watchProcesses(stop <-chan struct{}) {
 			}
 			if countOthers(MaxProcesses) > MaxProcesses {
 				processLimitHits.Add(1)
-				// Once every process has SIGKILL pending, none can fork.
-				for countOthers(MaxProcesses) > 0 {
-					_ = syscall.Kill(-1, syscall.SIGKILL)
-					reapAll()
-				}
+				// What survives it fails the step that follows: the probe
+				// kills again before it writes its result.
+				_ = killStrays()
 			}
 		}
 	}
