@@ -238,10 +238,13 @@ func contact(ctx context.Context, o *outcome, eps []endpoint, request string, do
 		}
 	case r := <-results:
 		o.Contact, o.Answered = r.what, r.answered
-		select {
-		case waitErr = <-done:
-			exited = true
-		case <-time.After(contactGrace):
+		if !r.answered {
+			// It may be dying of what the contact made it do.
+			select {
+			case waitErr = <-done:
+				exited = true
+			case <-time.After(contactGrace):
+			}
 		}
 	}
 	o.DiedOnContact = exited
