@@ -30,8 +30,8 @@ type Options struct {
 	ReadySeconds   float64 `json:"readySeconds,omitempty"`
 	TimeoutSeconds float64 `json:"timeoutSeconds"`
 	ExpectFailure  string  `json:"expectFailure,omitempty"`
-	// ProbeRequest is sent to a server that listens and does not speak
-	// TLS, in place of probe.DefaultRequest.
+	// ProbeRequest is sent to a server once it listens, in place of
+	// probe.DefaultRequest.
 	ProbeRequest     string `json:"probeRequest,omitempty"`
 	RequireValidated bool   `json:"requireValidated"`
 	// Strict makes inventory warnings failures.
@@ -75,7 +75,7 @@ var options = map[string]option{
 	"FIPSGATE_TIMEOUT_SECONDS": {"a number of seconds greater than 0 and at most 600", func(o *Options, v string) error {
 		return setSeconds(&o.TimeoutSeconds, v)
 	}},
-	"FIPSGATE_PROBE_REQUEST": {`the bytes to send a server that does not speak TLS, with Go string escapes (\r\n)`, func(o *Options, v string) error {
+	"FIPSGATE_PROBE_REQUEST": {`the bytes to send a server once it listens, with Go string escapes (\r\n)`, func(o *Options, v string) error {
 		req, err := strconv.Unquote(`"` + strings.ReplaceAll(v, `"`, `\"`) + `"`)
 		if err != nil || req == "" {
 			return errInvalid

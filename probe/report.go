@@ -102,8 +102,8 @@ type Spec struct {
 	ReadySeconds   float64 `json:"readySeconds"`
 	TimeoutSeconds float64 `json:"timeoutSeconds"`
 	ExpectFailure  string  `json:"expectFailure,omitempty"`
-	// ProbeRequest is sent to a server that listens and does not speak
-	// TLS; DefaultRequest when empty.
+	// ProbeRequest is sent to a server once it listens; DefaultRequest
+	// when empty.
 	ProbeRequest     string `json:"probeRequest,omitempty"`
 	RequireValidated bool   `json:"requireValidated,omitempty"`
 	// For the crypto inventory of the static checks.
