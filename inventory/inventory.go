@@ -45,6 +45,12 @@ const (
 	KindRuntimeJava    = "runtime-java"
 	KindUnreadableELF  = "unreadable-elf"
 	KindUnreadable     = "unreadable-file"
+	// Found only in what the application reaches (docs/verdict.md).
+	KindImportsCryptoLibrary = "imports-crypto-library"
+	KindOpenSSLLowLevel      = "openssl-low-level-api"
+	KindNonFIPSFetch         = "non-fips-provider-or-property"
+	KindOwnCrypto            = "own-crypto-implementation"
+	KindUninspectable        = "uninspectable-static-executable"
 )
 
 // Finding is one thing the scan found.
@@ -55,6 +61,9 @@ type Finding struct {
 	Evidence string `json:"evidence"`
 	// Remedy says what would make it FIPS, where something would.
 	Remedy string `json:"remedy,omitempty"`
+	// Reach says how the application reaches the file, when it does:
+	// what would be a warning elsewhere may then fail (docs/verdict.md).
+	Reach string `json:"reach,omitempty"`
 	// Accepted is the reason of the exception that accepted it.
 	Accepted string `json:"accepted,omitempty"`
 }
@@ -140,6 +149,7 @@ var allKinds = []string{
 	KindGoBoringCrypto, KindGoNativeCrypto, KindGoFIPS140, KindGoOpenSSL, KindGoOpenSSLMixed, KindGoFIPSDisabled,
 	KindLibcryptoOther, KindLibcryptoCopy, KindStaticOpenSSL, KindEmbeddedCrypto, KindCryptoLibrary,
 	KindRuntimeNode, KindRuntimePython, KindRuntimeJava, KindUnreadableELF, KindUnreadable,
+	KindImportsCryptoLibrary, KindOpenSSLLowLevel, KindNonFIPSFetch, KindOwnCrypto, KindUninspectable,
 }
 
 // Kinds lists every finding kind.
