@@ -214,9 +214,9 @@ func (s *scanner) goBinary(ef *elf.File, name string, bi *buildinfo.BuildInfo, n
 	case bound != "":
 		add(KindGoOpenSSL, Info,
 			version+" binds the system libcrypto ("+bound+") and links no Go crypto: FIPS when the OpenSSL FIPS checks pass", "")
-	case len(pkgs) > 0 && s.godebugFIPS140(ef) != "":
+	case len(pkgs) > 0 && s.goFIPS140Mode(ef, version) != "":
 		add(KindGoFIPS140, Warning,
-			version+" uses the Go Cryptographic Module in FIPS 140-3 mode ("+s.godebugFIPS140(ef)+"): a FIPS module of its own, not the image's OpenSSL one",
+			version+" uses the Go Cryptographic Module in FIPS 140-3 mode ("+s.goFIPS140Mode(ef, version)+"): a FIPS module of its own, not the image's OpenSSL one",
 			"accept it as a second module (its validation is separate), or build against OpenSSL")
 	case len(pkgs) > 0:
 		add(KindGoNativeCrypto, Failure,
@@ -252,6 +252,47 @@ func listPkgs(pkgs []string) string {
 		return strings.Join(pkgs[:6], ", ") + fmt.Sprintf(" and %d more", len(pkgs)-6)
 	}
 	return strings.Join(pkgs, ", ")
+}
+
+// goFIPS140Mode says what turns on the Go Cryptographic Module's FIPS
+// 140-3 mode in a binary: the default GODEBUG it was linked with, or the
+// image's Env, which the runtime reads at start (Go 1.24 and later, whose
+// standard crypto is that module). "" when nothing does.
+func (s *scanner) goFIPS140Mode(ef *elf.File, version string) string {
+	if why := s.godebugFIPS140(ef); why != "" {
+		return why
+	}
+	if !goAtLeast(version, 24) {
+		return ""
+	}
+	// The last setting of a name wins.
+	mode := ""
+	for _, kv := range strings.Split(s.opts.Env["GODEBUG"], ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k == "fips140" {
+			mode = v
+		}
+	}
+	if mode == "on" || mode == "only" {
+		return "the image's Env sets GODEBUG=" + s.opts.Env["GODEBUG"]
+	}
+	return ""
+}
+
+// goAtLeast tells whether a Go version (go1.24.4, go1.25rc1 X:…) is at
+// least go1.minor.
+func goAtLeast(version string, minor int) bool {
+	v, ok := strings.CutPrefix(version, "go1.")
+	if !ok {
+		return false
+	}
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n >= minor
 }
 
 // godebugFIPS140 finds fips140=on or only in the default GODEBUG that the

@@ -85,6 +85,9 @@ type Inventory struct {
 	Stats      Stats          `json:"stats"`
 	Strict     bool           `json:"strict"`
 	Exceptions []Exception    `json:"exceptions,omitempty"`
+	// Reach is what the application can run and load; its findings say
+	// so, and are judged harder.
+	Reach *Reach `json:"reach,omitempty"`
 }
 
 // Failures lists the findings that fail the verdict.

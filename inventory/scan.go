@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -35,6 +36,12 @@ type Options struct {
 	// Skip lists image paths that are not the image's: the check
 	// container's own mounts.
 	Skip []string
+	// Reach is what the application reaches (ResolveReach, and what it was
+	// seen to load): those files are judged harder (docs/verdict.md).
+	Reach *Reach
+	// AppArgs is the application's command, whose flags some runtimes
+	// take their FIPS mode from.
+	AppArgs []string
 }
 
 // scanWorkers bounds how many files are read at once.
@@ -48,6 +55,9 @@ var skipDirs = map[string]bool{"/proc": true, "/sys": true, "/dev": true}
 func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 	s := &scanner{root: root, opts: opts, inv: &Inventory{}}
 	s.libDirs = LibraryDirs(root, opts.Env)
+	sysEnv := maps.Clone(opts.Env)
+	delete(sysEnv, "LD_LIBRARY_PATH")
+	s.judge = newReachJudge(opts.Reach, LibraryDirs(root, sysEnv), opts.AppArgs, opts.Env)
 	if opts.VerifiedLibcrypto != "" {
 		s.verified, _ = root.Real(opts.VerifiedLibcrypto)
 	}
@@ -96,7 +106,7 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := &scanner{root: s.root, opts: s.opts, libDirs: s.libDirs, verified: s.verified}
+			w := &scanner{root: s.root, opts: s.opts, libDirs: s.libDirs, verified: s.verified, judge: s.judge}
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= len(files) {
@@ -117,6 +127,7 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 		st.Bytes, st.ReadBytes = st.Bytes+r.stats.Bytes, st.ReadBytes+r.stats.ReadBytes
 	}
 	s.envFindings()
+	s.inv.Reach = opts.Reach
 	s.inv.finish(opts.Strict, opts.Exceptions)
 	return s.inv, nil
 }
@@ -131,6 +142,8 @@ type scanner struct {
 	goBinaries []goCrypto
 	// buf is scanFor's buffer, reused from file to file.
 	buf []byte
+	// judge judges the files the application reaches; nil when none.
+	judge *reachJudge
 }
 
 func (s *scanner) scanFor(r io.Reader, markers [][]byte, fn func(marker, after []byte)) error {
@@ -220,7 +233,13 @@ func (s *scanner) analyzeELF(r io.ReaderAt, size int64, name string) {
 		s.unreadableELF(r, size, name, "it has no section headers, so its symbols and function table cannot be read")
 		return
 	}
-	s.elfFile(r, ef, name)
+	start := len(s.inv.Findings)
+	facts := s.elfFile(r, ef, name)
+	if s.judge != nil && !facts.verified {
+		if e, ok := s.judge.entries[name]; ok {
+			s.judgeReach(ef, name, e, start, facts)
+		}
+	}
 }
 
 // unreadableELF reports an ELF file the scan cannot judge: a failure when
@@ -237,7 +256,7 @@ func (s *scanner) unreadableELF(r io.ReaderAt, size int64, name, why string) {
 	}
 }
 
-func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) {
+func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) (facts fileFacts) {
 	// The dynamic linker reads the dynamic segment, not the section that
 	// says where it is.
 	dyn := dynamicStrings(ef)
@@ -247,16 +266,19 @@ func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) {
 		soname = v[0]
 	}
 	program := isProgram(ef)
+	facts.program, facts.needed = program, needed
 	base := path.Base(name)
 	real, _ := s.root.Real(name)
 	if s.verified != "" && real == s.verified {
-		return
+		facts.verified = true
+		return facts
 	}
 	// A Go binary is an ELF file too: what its build information says is
 	// a hint, and the C side is checked as for any other file.
 	boring := false
 	if bi, err := buildinfo.Read(r); err == nil {
 		s.inv.Stats.GoFiles++
+		facts.goBinary = true
 		boring = s.goBinary(ef, name, bi, needed)
 	} else {
 		switch {
@@ -264,11 +286,15 @@ func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) {
 			// Node.js carries its own OpenSSL unless linked to the system's:
 			// the runtime finding says which.
 			s.add(runtimeFinding(name, KindRuntimeNode, needed))
-			return
+			facts.runtime, facts.judged = true, true
+			return facts
 		case isPython(base, soname):
 			s.add(runtimeFinding(name, KindRuntimePython, needed))
+			facts.runtime = true
+			facts.pythonBuiltinHashes = s.pythonBuiltinHashes(ef, name)
 		case base == "libjvm.so" || (base == "java" && hasNeeded(needed, "libjli.so")):
 			s.add(runtimeFinding(name, KindRuntimeJava, needed))
+			facts.runtime = true
 		}
 	}
 	// A library named libcrypto is OpenSSL's by name; a program that
@@ -277,17 +303,25 @@ func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) {
 		s.add(Finding{Path: name, Kind: KindLibcryptoCopy, Severity: Warning,
 			Evidence: fmt.Sprintf("an OpenSSL libcrypto (%s) other than the one the FIPS checks verified (%s)", orNone(soname), orNone(s.opts.VerifiedLibcrypto)),
 			Remedy:   "remove it, or make sure nothing loads it"})
-		return
+		facts.judged = true
+		return facts
 	}
-	s.libcryptoNeeds(name, dyn)
+	facts.needsVerified = s.libcryptoNeeds(name, dyn)
 	// BoringCrypto's BoringSSL is the Go finding's evidence already.
 	if boring || s.cryptoSymbols(ef, name, soname) || isOpenSSLModule(ef, program) {
-		return
+		facts.judged = true
+		return facts
 	}
 	mark, ok := s.codeSignature(ef, hasNeeded(needed, "libcrypto.so"))
 	if !ok {
-		return
+		if !facts.goBinary && isStripped(ef) && isStatic(ef, needed) {
+			s.add(Finding{Path: name, Kind: KindUninspectable, Severity: Warning,
+				Evidence: "a static executable without symbols: no crypto library's code marks were found in it, but what it links cannot be told from its symbols",
+				Remedy:   "keep its symbol table (do not strip it), link it dynamically, or accept it with an exception that says what it is"})
+		}
+		return facts
 	}
+	facts.judged = true
 	kind := KindEmbeddedCrypto
 	if strings.HasPrefix(mark.library, "OpenSSL") {
 		kind = KindStaticOpenSSL
@@ -295,6 +329,68 @@ func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) {
 	s.add(Finding{Path: name, Kind: kind, Severity: Failure,
 		Evidence: "carries " + mark.why + ": " + mark.library + " linked in, not the verified libcrypto",
 		Remedy:   "link dynamically against the system libcrypto"})
+	return facts
+}
+
+// isStripped tells a file without a symbol table.
+func isStripped(ef *elf.File) bool {
+	syms, err := ef.Symbols()
+	return err != nil || len(syms) == 0
+}
+
+// isStatic tells a program that loads no shared object: no dynamic loader
+// and nothing needed (static, or static-pie).
+func isStatic(ef *elf.File, needed []string) bool {
+	if len(needed) > 0 {
+		return false
+	}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	if ef.Type == elf.ET_EXEC {
+		return true
+	}
+	// A static-pie is a shared object that says it is a program; the
+	// dynamic loader is one that does not.
+	flags, _ := ef.DynValue(elf.DT_FLAGS_1)
+	return ef.Type == elf.ET_DYN && len(flags) > 0 && flags[0]&uint64(elf.DF_1_PIE) != 0
+}
+
+// pythonBuiltinHashes names the digests a Python carries besides OpenSSL's:
+// built into the interpreter (PyInit__md5…), or as extension modules in
+// its lib-dynload directory. "" when it has none.
+func (s *scanner) pythonBuiltinHashes(ef *elf.File, name string) string {
+	var found []string
+	mods := []string{"_md5", "_sha1", "_sha2", "_sha256", "_sha512", "_sha3", "_blake2"}
+	defined := definedSymbols(ef)
+	for _, m := range mods {
+		if slices.Contains(defined, "PyInit_"+m) {
+			found = append(found, m+" (built in)")
+		}
+	}
+	version := strings.TrimSuffix(strings.TrimPrefix(path.Base(name), "libpython"), ".so")
+	if i := strings.Index(version, ".so"); i >= 0 {
+		version = version[:i]
+	}
+	version = strings.TrimPrefix(version, "python")
+	version = strings.TrimRight(version, "dmu")
+	if version != "" {
+		for _, prefix := range []string{"/usr/lib", "/usr/local/lib"} {
+			dir := prefix + "/python" + version + "/lib-dynload"
+			names, _ := s.root.ReadDir(dir)
+			sort.Strings(names)
+			for _, n := range names {
+				for _, m := range mods {
+					if strings.HasPrefix(n, m+".") {
+						found = append(found, path.Join(dir, n))
+					}
+				}
+			}
+		}
+	}
+	return strings.Join(found, ", ")
 }
 
 // isNode tells Node.js by its name and by the N-API it exports to addons.
@@ -387,7 +483,7 @@ func runtimeFinding(name, kind string, needed []string) Finding {
 
 // libcryptoNeeds checks that each libcrypto a binary needs resolves to the
 // verified one.
-func (s *scanner) libcryptoNeeds(name string, dyn map[elf.DynTag][]string) {
+func (s *scanner) libcryptoNeeds(name string, dyn map[elf.DynTag][]string) (verified bool) {
 	runpaths := append(append([]string(nil), dyn[elf.DT_RUNPATH]...), dyn[elf.DT_RPATH]...)
 	for _, lib := range dyn[elf.DT_NEEDED] {
 		if !strings.HasPrefix(lib, "libcrypto.so") {
@@ -403,8 +499,11 @@ func (s *scanner) libcryptoNeeds(name string, dyn map[elf.DynTag][]string) {
 			s.add(Finding{Path: name, Kind: KindLibcryptoOther, Severity: Failure,
 				Evidence: fmt.Sprintf("needs %s and would load %s, not the libcrypto the FIPS checks verified (%s)", lib, found, orNone(s.opts.VerifiedLibcrypto)),
 				Remedy:   "link it against the verified libcrypto (or remove the other copy and its RPATH)"})
+		default:
+			verified = true
 		}
 	}
+	return verified
 }
 
 // signature recognises a crypto library by a symbol only it defines.

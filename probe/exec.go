@@ -3,13 +3,12 @@ package probe
 import (
 	"context"
 	"fmt"
-	"path"
 	"regexp"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/fipsgate/fipsgate/imagefs"
+	"github.com/fipsgate/fipsgate/inventory"
 )
 
 // Run does one check container's part of a platform's verification, as
@@ -198,27 +197,6 @@ func seconds(s float64, def time.Duration) time.Duration {
 	return time.Duration(s * float64(time.Second))
 }
 
-// lookPath finds an executable in the image's PATH (the default one when
-// the image sets none).
-func lookPath(root imagefs.Root, name, pathEnv string) string {
-	if strings.Contains(name, "/") {
-		return name
-	}
-	if pathEnv == "" {
-		pathEnv = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	}
-	for _, dir := range strings.Split(pathEnv, ":") {
-		if dir == "" {
-			continue
-		}
-		p := path.Join(dir, name)
-		if st, err := root.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	return ""
-}
-
 // opensslCheck runs an openssl subcommand as root under the image's
 // environment, with stdin as input.
 func (r *runner) opensslCheck(ctx context.Context, c Check, wantSuccess bool, stdin string, env []string, args ...string) Check {
@@ -291,7 +269,7 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 		return c
 	}
 	args := append([]string{}, r.spec.App...)
-	if p := lookPath(root, args[0], envMap(r.env)["PATH"]); p != "" {
+	if p := inventory.LookPath(root, args[0], envMap(r.env), r.dir); p != "" {
 		args[0] = p
 	}
 	cmd := command{Args: args, Env: r.env, Dir: r.dir, Cred: id.Cred, Timeout: r.timeout, WatchListen: true, Contact: true, Request: r.spec.ProbeRequest}

@@ -30,7 +30,7 @@ import (
 // that the provider loads and serves, and a stand-in would take its place.
 func opensslCommandCheck(root imagefs.Root, env map[string]string, static *Report) (Check, string) {
 	c := Check{Name: "openssl-command", Title: "the image's openssl command is an OpenSSL program on the verified libcrypto", Required: true}
-	p := lookPath(root, "openssl", env["PATH"])
+	p := inventory.LookPath(root, "openssl", env, "/")
 	problem := func(why string) (Check, string) {
 		c.Status = Failed
 		c.Detail = why + ": what it prints cannot be evidence, so the OpenSSL self-test does not run"

@@ -1,0 +1,354 @@
+package inventory
+
+import (
+	"debug/elf"
+	"fmt"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// What the application reaches is judged harder than the rest of the
+// image (docs/verdict.md): crypto that bypasses the verified module fails
+// when the application can run it. The rules below rest on the code that
+// the files carry and import; each finding says whether it is proof or a
+// strong hint.
+
+// primitiveLibrary is a crypto library other than OpenSSL, recognised in
+// an importer by the names of the primitives it imports.
+type primitiveLibrary struct {
+	name     string
+	prefixes []string
+	exact    []string
+	// helpers are imports of the library that do no cryptography.
+	helpers []string
+	// needed: the prefixes are another library's too, so the importer must
+	// need one of these for its imports to count.
+	needed []string
+	// family are the library's own files, whose imports of one another
+	// are the library's business.
+	family []string
+	// hint: using it is a strong hint of crypto outside the module, not
+	// proof (crypt(3), which perl links for its crypt builtin).
+	hint string
+}
+
+var primitiveLibraries = []primitiveLibrary{
+	{name: "Nettle", prefixes: []string{"nettle_"}, family: []string{"libnettle.so", "libhogweed.so"},
+		helpers: []string{"nettle_base64_", "nettle_base16_", "nettle_buffer_", "nettle_memxor", "nettle_memeql_sec", "nettle_cnd_memcpy", "nettle_version_", "nettle_mpz_"}},
+	{name: "libgcrypt", prefixes: []string{"gcry_md_", "gcry_cipher_", "gcry_mac_", "gcry_pk_", "gcry_kdf_", "gcry_ecc_"}},
+	{name: "GnuTLS", family: []string{"libgnutls"}, prefixes: []string{"gnutls_hash", "gnutls_hmac", "gnutls_cipher_", "gnutls_aead_", "gnutls_privkey_sign", "gnutls_pubkey_verify", "gnutls_handshake", "gnutls_record_"}},
+	{name: "libsodium", prefixes: []string{"crypto_", "randombytes_"}, needed: []string{"libsodium.so"}},
+	{name: "Mbed TLS", prefixes: []string{"mbedtls_md", "mbedtls_sha", "mbedtls_aes_", "mbedtls_cipher_", "mbedtls_pk_", "mbedtls_ssl_", "mbedtls_gcm_", "mbedtls_hmac", "mbedtls_ecdsa_", "mbedtls_rsa_"}},
+	{name: "wolfSSL", prefixes: []string{"wc_", "wolfSSL_"}},
+	{name: "NSS", prefixes: []string{"PK11_", "HASH_", "SGN_", "VFY_", "SEC_PKCS"}, needed: []string{"libnss3.so", "libsoftokn3.so", "libfreebl"}},
+	{name: "libmd", exact: []string{"MD2Init", "MD4Init", "MD5Init", "RMD160Init", "SHA1Init", "SHA256Init", "SHA384Init", "SHA512Init", "SHA512_256Init", "MD5Data", "SHA1Data", "SHA256Data"}, needed: []string{"libmd.so"}},
+	{name: "libxcrypt", exact: []string{"crypt", "crypt_r", "crypt_rn", "crypt_ra"},
+		hint: "crypt(3) hashes passwords outside the module (perl links it for its crypt builtin)"},
+}
+
+// lowLevel are OpenSSL functions that compute with libcrypto's own code,
+// never through a provider: the deprecated digest, cipher and public-key
+// APIs. A FIPS provider never sees what goes through them.
+var (
+	lowLevelPrefixes = []string{
+		"MD2_", "MD4_", "MD5_", "MDC2_", "RIPEMD160_", "SHA1_", "SHA224_", "SHA256_", "SHA384_", "SHA512_", "WHIRLPOOL_",
+		"AES_", "DES_", "BF_", "CAST_", "RC2_", "RC4_", "RC5_32_", "IDEA_", "SEED_", "Camellia_",
+	}
+	lowLevelExact = []string{
+		"MD4", "MD5", "MDC2", "RIPEMD160", "WHIRLPOOL", "RC4",
+		"RSA_public_encrypt", "RSA_private_decrypt", "RSA_private_encrypt", "RSA_public_decrypt", "RSA_sign", "RSA_verify",
+		"RSA_generate_key_ex", "RSA_generate_multi_prime_key", "DSA_sign", "DSA_verify", "DSA_do_sign", "DSA_do_verify",
+		"DSA_generate_key", "ECDSA_sign", "ECDSA_do_sign", "ECDSA_verify", "ECDSA_do_verify", "ECDH_compute_key",
+		"EC_KEY_generate_key", "DH_generate_key", "DH_compute_key",
+	}
+	// lowLevelHarmless start like the above but do no cryptography.
+	lowLevelHarmless = []string{"AES_options", "DES_options", "BF_options", "RC4_options", "IDEA_options", "CAST_options", "RC2_options"}
+)
+
+// providerLoaders load a provider by name; fetchers take a property query.
+var providerLoaders = []string{"OSSL_PROVIDER_load", "OSSL_PROVIDER_try_load", "OSSL_PROVIDER_load_ex", "OSSL_PROVIDER_try_load_ex"}
+
+// nonFIPSQueries are property queries that opt out of the FIPS
+// provider, as NUL-terminated strings or clauses of one: fips=no, a
+// query that removes fips (-fips) or only prefers it (?fips=yes), or
+// one that names another provider.
+var nonFIPSQueries = []string{"fips=no", "fips=false", "-fips", "?fips=yes", "?fips=true", "provider=default", "provider=legacy", "provider=base"}
+
+// nonFIPSProviders are provider names a loader may be given.
+var nonFIPSProviders = []string{"default", "legacy"}
+
+// reachJudge holds what the scan needs to judge what the application
+// reaches.
+type reachJudge struct {
+	entries map[string]ReachEntry
+	// sysDirs are the directories the dynamic linker searches for every
+	// program: a library found there is the distribution's, as far as the
+	// loader can tell.
+	sysDirs map[string]bool
+	// nodeFIPS says why Node.js follows the image's FIPS configuration,
+	// "" when nothing says so.
+	nodeFIPS string
+}
+
+func newReachJudge(reach *Reach, sysDirs []string, appArgs []string, env map[string]string) *reachJudge {
+	if reach == nil || len(reach.Entries) == 0 {
+		return nil
+	}
+	j := &reachJudge{entries: map[string]ReachEntry{}, sysDirs: map[string]bool{}}
+	for _, e := range reach.Entries {
+		if _, ok := j.entries[e.Path]; !ok || !e.Observed {
+			j.entries[e.Path] = e
+		}
+	}
+	for _, d := range sysDirs {
+		j.sysDirs[path.Clean(d)] = true
+	}
+	flags := append(append([]string{}, appArgs...), strings.Fields(env["NODE_OPTIONS"])...)
+	for _, f := range flags {
+		switch f {
+		case "--openssl-shared-config", "--force-fips", "--enable-fips":
+			j.nodeFIPS = f
+		}
+	}
+	return j
+}
+
+// appCode tells whether a file in the reach is the application's own code
+// rather than a library of the distribution's: a program, or a library
+// found anywhere but the system directories (RPATH, RUNPATH,
+// LD_LIBRARY_PATH, LD_PRELOAD, a path).
+func (j *reachJudge) appCode(name string, program bool) bool {
+	return program || !j.sysDirs[path.Dir(name)]
+}
+
+// judgeReach judges one file in the application's reach: the findings of
+// the scan from start on are the file's; the crypto it imports and
+// carries is looked for here.
+func (s *scanner) judgeReach(ef *elf.File, name string, e ReachEntry, start int, facts fileFacts) {
+	j := s.judge
+	own := j.appCode(name, facts.program)
+	where := "in the application's reach (" + e.Via + ")"
+	if !facts.judged {
+		s.reachImports(ef, name, facts, own)
+		if own && !facts.goBinary && !facts.runtime {
+			if algs := s.algorithmsIn(ef); len(algs) > 0 {
+				s.add(Finding{Path: name, Kind: KindOwnCrypto, Severity: Failure,
+					Evidence: "carries its own " + strings.Join(algs, ", ") + " (the algorithms' constants are in its code or data): a strong hint that it hashes or encrypts without the module",
+					Remedy:   "use the verified libcrypto's EVP API instead"})
+			}
+		}
+	}
+	for i := start; i < len(s.inv.Findings); i++ {
+		f := &s.inv.Findings[i]
+		f.Reach = e.Via
+		switch f.Kind {
+		case KindGoOpenSSLMixed, KindLibcryptoCopy, KindRuntimeJava, KindUninspectable:
+			f.Severity = Failure
+		case KindCryptoLibrary:
+			if e.Observed {
+				f.Severity = Failure
+				f.Evidence += "; the application loaded it while it ran"
+			}
+		case KindRuntimeNode:
+			switch {
+			case !strings.Contains(f.Evidence, "system libcrypto"):
+				f.Severity = Failure
+			case j.nodeFIPS == "":
+				f.Severity = Failure
+				f.Evidence += ", run without --openssl-shared-config, --force-fips or --enable-fips: it reads its own nodejs_conf section, not the image's openssl_conf, so its crypto does not follow the FIPS configuration"
+			default:
+				f.Severity = Info
+				f.Evidence += ", run with " + j.nodeFIPS + ": it follows the image's FIPS configuration"
+			}
+		case KindRuntimePython:
+			if facts.pythonBuiltinHashes != "" {
+				f.Severity = Failure
+				f.Evidence = "Python with built-in digests (" + facts.pythonBuiltinHashes + "): hashlib falls back to them when OpenSSL refuses an algorithm, and hashlib.md5(usedforsecurity=False) never asks OpenSSL"
+			}
+		}
+		if f.Severity == Failure || f.Severity == Warning {
+			f.Evidence += "; " + where
+		}
+	}
+}
+
+// fileFacts is what the scan learnt of a file that the reach rules use.
+type fileFacts struct {
+	program, goBinary, runtime bool
+	// verified: it is the verified libcrypto.
+	verified bool
+	// judged: the file is a crypto library or module, or carries one;
+	// its own findings say so.
+	judged bool
+	// needsVerified: it needs the verified libcrypto.
+	needsVerified       bool
+	needed              []string
+	pythonBuiltinHashes string
+}
+
+// reachImports reports what a file in the reach imports: another crypto
+// library's primitives, OpenSSL's low-level API, a non-FIPS provider or
+// property query.
+func (s *scanner) reachImports(ef *elf.File, name string, facts fileFacts, own bool) {
+	syms, _ := ef.DynamicSymbols()
+	var imports []string
+	for _, sym := range syms {
+		if sym.Section == elf.SHN_UNDEF && sym.Name != "" {
+			imports = append(imports, sym.Name)
+		}
+	}
+	if len(imports) == 0 {
+		return
+	}
+	sort.Strings(imports)
+	severity := func(hint bool) string {
+		if own && !hint {
+			return Failure
+		}
+		return Warning
+	}
+	whose := "it"
+	if !own {
+		whose = "this library of the system directories (a hint: what the application calls of it cannot be told)"
+	}
+	for _, lib := range primitiveLibraries {
+		if slices.ContainsFunc(lib.family, func(f string) bool { return strings.HasPrefix(path.Base(name), f) }) {
+			continue
+		}
+		if len(lib.needed) > 0 && !slices.ContainsFunc(lib.needed, func(n string) bool { return hasNeeded(facts.needed, n) }) {
+			continue
+		}
+		var hits []string
+		for _, sym := range imports {
+			if lib.isPrimitive(sym) {
+				hits = append(hits, sym)
+			}
+		}
+		if len(hits) == 0 {
+			continue
+		}
+		f := Finding{Path: name, Kind: KindImportsCryptoLibrary, Severity: severity(lib.hint != ""),
+			Evidence: fmt.Sprintf("%s imports %s's primitives (%s): crypto outside the FIPS module", whose, lib.name, listSyms(hits)),
+			Remedy:   "do this crypto through the verified libcrypto's EVP API"}
+		if lib.hint != "" {
+			f.Evidence += "; a hint: " + lib.hint
+		}
+		s.add(f)
+	}
+	if isOpenSSLLibrary(ef, name, facts) {
+		// libssl of the verified libcrypto is OpenSSL's own.
+		return
+	}
+	var low []string
+	for _, sym := range imports {
+		if isLowLevel(sym) {
+			low = append(low, sym)
+		}
+	}
+	if len(low) > 0 {
+		s.add(Finding{Path: name, Kind: KindOpenSSLLowLevel, Severity: severity(false),
+			Evidence: fmt.Sprintf("%s imports OpenSSL's low-level API (%s), which computes with libcrypto's own code and never goes through a provider: not the FIPS module", whose, listSyms(low)),
+			Remedy:   "use EVP_Digest*, EVP_Cipher*, EVP_PKEY_* (fetched under the default properties) instead"})
+	}
+	if !facts.needsVerified && !hasNeeded(facts.needed, "libcrypto.so") {
+		return
+	}
+	var evidence []string
+	if loader := firstOf(imports, providerLoaders); loader != "" {
+		for _, p := range nonFIPSProviders {
+			if s.hasCString(ef, p) {
+				evidence = append(evidence, fmt.Sprintf("imports %s and carries the provider name %q", loader, p))
+				break
+			}
+		}
+	}
+	for _, q := range nonFIPSQueries {
+		if s.hasQuery(ef, q) {
+			evidence = append(evidence, fmt.Sprintf("carries the property query %q", q))
+			break
+		}
+	}
+	if len(evidence) > 0 {
+		s.add(Finding{Path: name, Kind: KindNonFIPSFetch, Severity: severity(false),
+			Evidence: whose + " " + strings.Join(evidence, " and ") + ": a strong hint that it fetches algorithms outside the FIPS provider",
+			Remedy:   "load only the fips (and base) provider, and fetch with NULL or fips=yes properties"})
+	}
+}
+
+func (l primitiveLibrary) isPrimitive(sym string) bool {
+	if slices.Contains(l.exact, sym) {
+		return true
+	}
+	for _, h := range l.helpers {
+		if strings.HasPrefix(sym, h) {
+			return false
+		}
+	}
+	for _, p := range l.prefixes {
+		if strings.HasPrefix(sym, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLowLevel(sym string) bool {
+	if slices.Contains(lowLevelExact, sym) {
+		return true
+	}
+	if slices.Contains(lowLevelHarmless, sym) {
+		return false
+	}
+	for _, p := range lowLevelPrefixes {
+		if strings.HasPrefix(sym, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// isOpenSSLLibrary tells libssl, of the verified libcrypto: OpenSSL's own
+// TLS library, whose legacy record code uses the low-level digests.
+func isOpenSSLLibrary(ef *elf.File, name string, facts fileFacts) bool {
+	base := path.Base(name)
+	return facts.needsVerified && !facts.program && strings.HasPrefix(base, "libssl.so")
+}
+
+func firstOf(sorted, names []string) string {
+	for _, n := range names {
+		if i := sort.SearchStrings(sorted, n); i < len(sorted) && sorted[i] == n {
+			return n
+		}
+	}
+	return ""
+}
+
+func listSyms(syms []string) string {
+	if len(syms) > 4 {
+		return strings.Join(syms[:4], ", ") + fmt.Sprintf(" and %d more", len(syms)-4)
+	}
+	return strings.Join(syms, ", ")
+}
+
+// hasCString tells whether the file's read-only data holds text as a
+// NUL-terminated string of its own.
+func (s *scanner) hasCString(ef *elf.File, text string) bool {
+	found := false
+	for _, r := range dataSegments(ef) {
+		_ = s.scanFor(r, [][]byte{[]byte("\x00" + text + "\x00")}, func(_, _ []byte) { found = true })
+	}
+	return found
+}
+
+// hasQuery tells whether the read-only data holds a property query with
+// the clause q: the whole string, or a clause between commas.
+func (s *scanner) hasQuery(ef *elf.File, q string) bool {
+	found := false
+	markers := [][]byte{[]byte("\x00" + q + "\x00"), []byte("\x00" + q + ","), []byte("," + q + "\x00"), []byte("," + q + ",")}
+	for _, r := range dataSegments(ef) {
+		_ = s.scanFor(r, markers, func(_, _ []byte) { found = true })
+	}
+	return found
+}
