@@ -140,6 +140,11 @@ func (s *scanner) judgeReach(ef *elf.File, name string, e ReachEntry, start int,
 			}
 		}
 	}
+	if facts.opensslModule && e.Observed && !s.isVerifiedModule(name) {
+		s.add(Finding{Path: name, Kind: KindNonFIPSFetch, Severity: Failure,
+			Evidence: "the application loaded this OpenSSL provider or engine while it ran, besides the verified FIPS module (" + orNone(s.opts.VerifiedModule) + "): what it serves is not the FIPS module's",
+			Remedy:   "load only the fips (and base) provider"})
+	}
 	for i := start; i < len(s.inv.Findings); i++ {
 		f := &s.inv.Findings[i]
 		f.Reach = e.Via
@@ -179,6 +184,8 @@ type fileFacts struct {
 	program, goBinary, runtime bool
 	// verified: it is the verified libcrypto.
 	verified bool
+	// opensslModule: an OpenSSL provider or engine.
+	opensslModule bool
 	// judged: the file is a crypto library or module, or carries one;
 	// its own findings say so.
 	judged bool
@@ -351,4 +358,12 @@ func (s *scanner) hasQuery(ef *elf.File, q string) bool {
 		_ = s.scanFor(r, markers, func(_, _ []byte) { found = true })
 	}
 	return found
+}
+
+func (s *scanner) isVerifiedModule(name string) bool {
+	if s.opts.VerifiedModule == "" {
+		return false
+	}
+	real, err := s.root.Real(s.opts.VerifiedModule)
+	return err == nil && real == name
 }

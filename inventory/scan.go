@@ -39,6 +39,9 @@ type Options struct {
 	// Reach is what the application reaches (ResolveReach, and what it was
 	// seen to load): those files are judged harder (docs/verdict.md).
 	Reach *Reach
+	// VerifiedModule is the FIPS module the checks verified, as an image
+	// path: the one provider the application may be seen to load.
+	VerifiedModule string
 	// AppArgs is the application's command, whose flags some runtimes
 	// take their FIPS mode from.
 	AppArgs []string
@@ -308,8 +311,12 @@ func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) (facts fileF
 	}
 	facts.needsVerified = s.libcryptoNeeds(name, dyn)
 	// BoringCrypto's BoringSSL is the Go finding's evidence already.
-	if boring || s.cryptoSymbols(ef, name, soname) || isOpenSSLModule(ef, program) {
+	if boring || s.cryptoSymbols(ef, name, soname) {
 		facts.judged = true
+		return facts
+	}
+	if isOpenSSLModule(ef, program) {
+		facts.judged, facts.opensslModule = true, true
 		return facts
 	}
 	mark, ok := s.codeSignature(ef, hasNeeded(needed, "libcrypto.so"))

@@ -342,7 +342,7 @@ func enforcementCheck(section map[string]string) Check {
 // verified module (package inventory) and turns its findings into checks.
 func inventoryChecks(r *Report, root imagefs.Root, env map[string]string, libcrypto string, spec Spec) []Check {
 	opts := inventory.Options{Env: env, VerifiedLibcrypto: libcrypto, Strict: spec.Strict, Exceptions: spec.Exceptions,
-		Skip: spec.Mounts, AppArgs: spec.App, Reach: inventory.ResolveReach(root, spec.App, env, spec.Image.WorkingDir)}
+		Skip: spec.Mounts, AppArgs: spec.App, VerifiedModule: verifiedModule(r), Reach: inventory.ResolveReach(root, spec.App, env, spec.Image.WorkingDir)}
 	inv, err := inventory.Scan(root, opts)
 	if err != nil {
 		return []Check{{Name: "crypto-inventory", Title: "no crypto bypasses the FIPS module", Required: true, Status: Failed,
@@ -372,6 +372,14 @@ func inventoryChecks(r *Report, root imagefs.Root, env map[string]string, libcry
 		warnings.Detail = strings.Join(warns, "\n")
 	}
 	return []Check{failures, warnings}
+}
+
+// verifiedModule is the FIPS module the static checks found, "" for none.
+func verifiedModule(r *Report) string {
+	if r.Module == nil {
+		return ""
+	}
+	return r.Module.RealPath
 }
 
 func describeProvider(p opensslconf.Provider, ok bool, s opensslconf.Summary) string {
