@@ -36,6 +36,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the inventory as JSON")
 	strict := fs.Bool("strict", false, "treat warnings as failures (FIPSGATE_STRICT)")
 	exceptionsFile := fs.String("exceptions", "", "a file of accepted findings (the FIPSGATE_EXCEPTIONS format)")
+	command := fs.String("command", "", "the application's command, as words, whose reach is judged harder (docs/verdict.md); default: an OCI layout's ENTRYPOINT and CMD")
 	platform := fs.String("platform", "", "the platform to scan in a multi-platform layout (default: the only one, or this machine's)")
 	fs.Usage = func() { fmt.Fprint(stderr, scanUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -65,14 +66,21 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 		}
 		p = &pp
 	}
-	rootDir, env, cleanup, err := scanRoot(context.Background(), fs.Arg(0), p)
+	rootDir, cfg, cleanup, err := scanRoot(context.Background(), fs.Arg(0), p)
 	if err != nil {
 		return fail(err)
 	}
 	defer cleanup()
-	opts.Env = env
+	opts.Env = cfg.env
 	root := imagefs.Root{Dir: rootDir}
-	opts.VerifiedLibcrypto = inventory.FindLibrary(root, "libcrypto.so.3", nil, "/", inventory.LibraryDirs(root, env))
+	opts.VerifiedLibcrypto = inventory.FindLibrary(root, "libcrypto.so.3", nil, "/", inventory.LibraryDirs(root, cfg.env))
+	if *command != "" {
+		cfg.command = strings.Fields(*command)
+	}
+	if len(cfg.command) > 0 {
+		opts.AppArgs = cfg.command
+		opts.Reach = inventory.ResolveReach(root, cfg.command, cfg.env, cfg.workDir)
+	}
 	inv, err := inventory.Scan(root, opts)
 	if err != nil {
 		return fail(err)
@@ -102,42 +110,51 @@ func readInput(p string) ([]byte, error) {
 	return imagefs.Root{Dir: "/"}.ReadFile(abs)
 }
 
+// imageConfig is what a scan takes from an image's config.
+type imageConfig struct {
+	env     map[string]string
+	command []string
+	workDir string
+}
+
 // scanRoot turns PATH into a root directory to scan, unpacking an OCI
 // layout into a temporary directory.
-func scanRoot(ctx context.Context, p string, platform *ocispecs.Platform) (string, map[string]string, func(), error) {
+func scanRoot(ctx context.Context, p string, platform *ocispecs.Platform) (string, imageConfig, func(), error) {
+	cfg := imageConfig{env: map[string]string{}}
 	st, err := os.Stat(p)
 	if err != nil {
-		return "", nil, nil, err
+		return "", cfg, nil, err
 	}
 	if st.IsDir() {
 		if _, err := os.Stat(filepath.Join(p, ocispecs.ImageLayoutFile)); err != nil {
-			return p, map[string]string{}, func() {}, nil
+			return p, cfg, func() {}, nil
 		}
 	}
 	l, err := ocilayout.Open(ctx, p)
 	if err != nil {
-		return "", nil, nil, err
+		return "", cfg, nil, err
 	}
 	defer l.Close()
 	img, err := l.ResolveImage(ctx, platform)
 	if err != nil {
-		return "", nil, nil, err
+		return "", cfg, nil, err
 	}
 	dir, err := os.MkdirTemp("", "fipsgate-scan-")
 	if err != nil {
-		return "", nil, nil, err
+		return "", cfg, nil, err
 	}
 	cleanup := func() { os.RemoveAll(dir) }
 	if err := l.Unpack(ctx, img, dir); err != nil {
 		cleanup()
-		return "", nil, nil, err
+		return "", cfg, nil, err
 	}
-	env := map[string]string{}
 	for _, kv := range img.Config.Config.Env {
 		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
+		cfg.env[k] = v
 	}
-	return dir, env, cleanup, nil
+	cfg.command = append(append([]string{}, img.Config.Config.Entrypoint...), img.Config.Config.Cmd...)
+	cfg.workDir = img.Config.Config.WorkingDir
+	return dir, cfg, cleanup, nil
 }
 
 func printInventory(w io.Writer, inv *inventory.Inventory, libcrypto string) {
