@@ -72,6 +72,12 @@ func assemble(platform string, runs []string, results map[string]*probe.Result) 
 			case run == probe.RunOpenSSL && rep.Kind == probe.KindNegative && negatives[rep.Mutation] == nil:
 				negatives[rep.Mutation] = rep
 			case run == probe.RunApp && rep.Kind == probe.KindSelfTest && r.SelfTest != nil:
+				// What the application was seen to load joins the
+				// inventory: its checks are the app run's own.
+				if r.Static.Inventory != nil {
+					r.Static.Inventory.AddObserved(rep.Inventory)
+				}
+				rep.Inventory = nil
 				r.SelfTest.Checks = append(r.SelfTest.Checks, moduleCheck(rep, m)...)
 				r.SelfTest.Checks = append(r.SelfTest.Checks, rep.Checks...)
 			case probe.IsMutation(run) && rep.Kind == probe.KindNegative && rep.Mutation == run:

@@ -167,3 +167,40 @@ func IsKind(k string) bool {
 	}
 	return false
 }
+
+// AddObserved adds to a scan's inventory what the application was seen to
+// load (ScanFiles over the files its static reach did not hold): the
+// entries join the reach, the findings the others.
+func (inv *Inventory) AddObserved(observed *Inventory) {
+	if observed == nil {
+		return
+	}
+	if observed.Reach != nil {
+		if inv.Reach == nil {
+			inv.Reach = &Reach{Entries: []ReachEntry{}}
+		}
+		inv.Reach.Entries = append(inv.Reach.Entries, observed.Reach.Entries...)
+		sort.SliceStable(inv.Reach.Entries, func(i, j int) bool { return inv.Reach.Entries[i].Path < inv.Reach.Entries[j].Path })
+		inv.Reach.Unresolved = append(inv.Reach.Unresolved, observed.Reach.Unresolved...)
+	}
+	for _, f := range observed.Findings {
+		dup := false
+		for _, g := range inv.Findings {
+			if g.Path == f.Path && g.Kind == f.Kind {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			inv.Findings = append(inv.Findings, f)
+			inv.Summary[f.Kind]++
+		}
+	}
+	sort.SliceStable(inv.Findings, func(i, j int) bool {
+		a, b := inv.Findings[i], inv.Findings[j]
+		if a.Path != b.Path {
+			return a.Path < b.Path
+		}
+		return a.Kind < b.Kind
+	})
+}

@@ -135,6 +135,39 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 	return s.inv, nil
 }
 
+// ScanFiles judges only the named files (image paths, symlinks resolved),
+// as Scan would in the same image: what the application was seen to load
+// that its static reach did not hold.
+func ScanFiles(root imagefs.Root, names []string, opts Options) *Inventory {
+	s := &scanner{root: root, opts: opts, inv: &Inventory{}}
+	s.libDirs = LibraryDirs(root, opts.Env)
+	if opts.VerifiedLibcrypto != "" {
+		s.verified, _ = root.Real(opts.VerifiedLibcrypto)
+	}
+	sysEnv := maps.Clone(opts.Env)
+	delete(sysEnv, "LD_LIBRARY_PATH")
+	s.judge = newReachJudge(opts.Reach, LibraryDirs(root, sysEnv), opts.AppArgs, opts.Env)
+	for _, name := range names {
+		real, err := root.Real(name)
+		if err != nil {
+			continue
+		}
+		host, err := root.Resolve(real)
+		if err != nil {
+			continue
+		}
+		if st, err := os.Lstat(host); err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		s.inv.Stats.Files++
+		s.file(host, real)
+	}
+	s.envFindings()
+	s.inv.Reach = opts.Reach
+	s.inv.finish(opts.Strict, opts.Exceptions)
+	return s.inv
+}
+
 type scanner struct {
 	root     imagefs.Root
 	opts     Options
