@@ -244,8 +244,7 @@ func (s *scanner) reachImports(ef *elf.File, name string, facts fileFacts, own b
 		}
 		s.add(f)
 	}
-	if isOpenSSLLibrary(ef, name, facts) {
-		// libssl of the verified libcrypto is OpenSSL's own.
+	if isOpenSSLLibrary(name, facts) {
 		return
 	}
 	var low []string
@@ -316,11 +315,14 @@ func isLowLevel(sym string) bool {
 	return false
 }
 
-// isOpenSSLLibrary tells libssl, of the verified libcrypto: OpenSSL's own
-// TLS library, whose legacy record code uses the low-level digests.
-func isOpenSSLLibrary(ef *elf.File, name string, facts fileFacts) bool {
+// isOpenSSLLibrary tells OpenSSL's own files on the verified libcrypto:
+// libssl, whose legacy record code uses the low-level digests, and the
+// openssl command, which loads what its command line asks (-provider,
+// -propquery, -legacy) and which the self-test runs.
+func isOpenSSLLibrary(name string, facts fileFacts) bool {
 	base := path.Base(name)
-	return facts.needsVerified && !facts.program && strings.HasPrefix(base, "libssl.so")
+	return facts.needsVerified && (!facts.program && strings.HasPrefix(base, "libssl.so") ||
+		facts.program && base == "openssl" && hasNeeded(facts.needed, "libssl.so"))
 }
 
 func firstOf(sorted, names []string) string {

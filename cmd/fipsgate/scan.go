@@ -36,7 +36,7 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	asJSON := fs.Bool("json", false, "print the inventory as JSON")
 	strict := fs.Bool("strict", false, "treat warnings as failures (FIPSGATE_STRICT)")
 	exceptionsFile := fs.String("exceptions", "", "a file of accepted findings (the FIPSGATE_EXCEPTIONS format)")
-	command := fs.String("command", "", "the application's command, as words, whose reach is judged harder (docs/verdict.md); default: an OCI layout's ENTRYPOINT and CMD")
+	command := fs.String("command", "", "the application's command, as words or a JSON array, whose reach is judged harder (docs/verdict.md); default: an OCI layout's ENTRYPOINT and CMD")
 	platform := fs.String("platform", "", "the platform to scan in a multi-platform layout (default: the only one, or this machine's)")
 	fs.Usage = func() { fmt.Fprint(stderr, scanUsage); fs.PrintDefaults() }
 	if err := fs.Parse(args); err != nil {
@@ -76,6 +76,11 @@ func runScan(args []string, stdout, stderr io.Writer) int {
 	opts.VerifiedLibcrypto = inventory.FindLibrary(root, "libcrypto.so.3", nil, "/", inventory.LibraryDirs(root, cfg.env))
 	if *command != "" {
 		cfg.command = strings.Fields(*command)
+		if strings.HasPrefix(*command, "[") {
+			if err := json.Unmarshal([]byte(*command), &cfg.command); err != nil {
+				return fail(fmt.Errorf("--command: %w (want words, or a JSON array of strings as in an exec-form ENTRYPOINT)", err))
+			}
+		}
 	}
 	if len(cfg.command) > 0 {
 		opts.AppArgs = cfg.command
