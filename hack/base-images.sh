@@ -5,6 +5,7 @@
 #   $FIPSGATE_REGISTRY/fipsgate/debian:trixie       linux/amd64, linux/386
 #   $FIPSGATE_REGISTRY/fipsgate/debian-fips:trixie  linux/amd64, linux/386
 #   $FIPSGATE_REGISTRY/fipsgate/gobuilder:trixie    linux/amd64
+#   $FIPSGATE_REGISTRY/fipsgate/debian-fips-node:trixie  linux/amd64
 #
 # Root filesystems come from mmdebstrap (Debian's main suite only); the images
 # from hack/base-images/Dockerfile. Each image is also tagged with a hash of
@@ -19,14 +20,16 @@ RECIPE=$FIPSGATE_ROOT/hack/base-images
 declare -A PACKAGES=(
 	[debian]="openssl,ca-certificates"
 	[debian-fips]="openssl,openssl-provider-fips,ca-certificates"
-	[gobuilder]="golang-go,gcc,libc6-dev,libssl-dev,libzstd-dev,zlib1g-dev,pkg-config,openssl,openssl-provider-fips,ca-certificates,git"
+	[gobuilder]="golang-go,gcc,libc6-dev,libssl-dev,nettle-dev,libzstd-dev,zlib1g-dev,pkg-config,openssl,openssl-provider-fips,ca-certificates,git"
+	[debian-fips-node]="openssl,openssl-provider-fips,ca-certificates,nodejs"
 )
 declare -A ARCHES=(
 	[debian]="amd64 386"
 	[debian-fips]="amd64 386"
 	[gobuilder]="amd64"
+	[debian-fips-node]="amd64"
 )
-IMAGES=(debian debian-fips gobuilder)
+IMAGES=(debian debian-fips gobuilder debian-fips-node)
 
 debian_arch() { case $1 in 386) echo i386 ;; *) echo "$1" ;; esac; }
 
@@ -100,7 +103,7 @@ build_image() {
 	buildctl build --progress=plain \
 		--frontend dockerfile.v0 \
 		--local context="$dir" --local dockerfile="$RECIPE" \
-		--opt target="$name" \
+		--opt target="$name" --opt build-arg:ROOTFS="$name" \
 		--opt platform="$(IFS=,; echo "${platforms[*]}")" \
 		--output "type=image,\"name=$REGISTRY/fipsgate/$name:$SUITE,$REGISTRY/fipsgate/$name:inputs-$hash\",push=true,oci-mediatypes=true" \
 		>"$LOG_DIR/base-image-$name.log" 2>&1 ||
