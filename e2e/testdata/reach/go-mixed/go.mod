@@ -1,0 +1,3 @@
+module example.com/gomixed
+
+go 1.24
