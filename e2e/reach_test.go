@@ -3,7 +3,10 @@
 package e2e
 
 import (
+	"debug/elf"
 	"fmt"
+	"maps"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -178,4 +181,52 @@ func findingsAt(t *testing.T, b build, r result, paths []string) string {
 		runs += ", " + m + " " + checkStatus(stage(p, "negative", m), "app-refuses")
 	}
 	return fmt.Sprintf("The attestation says of %s: %s; the application's runs: app-runs %s", strings.Join(paths, " and "), strings.Join(s, "; "), runs)
+}
+
+// TestHelloserverLinksNoGoCrypto: the example's server speaks HTTP over
+// package net, so that none of Go's own crypto (crypto/*, which net/http
+// brings with crypto/tls) is in the binary: its crypto is OpenSSL's alone.
+// The symbol table says so where `go version -m` would not (it lists
+// modules, not standard-library packages).
+func TestHelloserverLinksNoGoCrypto(t *testing.T) {
+	dir := filepath.Join(repoRoot(t), "examples", "helloserver")
+	dockerfile := withSyntax(t, filepath.Join(dir, "Dockerfile"), "")
+	dt, err := os.ReadFile(dockerfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dt = append(dt, "\nFROM scratch AS binary\nCOPY --from=build /out/helloserver /helloserver\n"...)
+	if err := os.WriteFile(dockerfile, dt, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	r := execute(t, "", "buildctl", "build", "--progress=plain", "--frontend=dockerfile.v0",
+		"--local", "context="+dir, "--local", "dockerfile="+filepath.Dir(dockerfile),
+		"--opt", "target=binary", "--opt", "build-arg:BUILDER="+registry+"/fipsgate/gobuilder:trixie",
+		"--output", "type=local,dest="+out)
+	mustSucceed(t, "the helloserver binary", r)
+	f, err := elf.Open(filepath.Join(out, "helloserver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil || len(syms) < 1000 {
+		t.Fatalf("the binary's symbol table (%d symbols): %v", len(syms), err)
+	}
+	found := map[string]bool{}
+	for _, s := range syms {
+		for _, prefix := range []string{"crypto/", "net/http.", "vendor/golang.org/x/crypto/"} {
+			if strings.HasPrefix(s.Name, prefix) {
+				pkg, _, _ := strings.Cut(s.Name, ".")
+				found[pkg] = true
+			}
+		}
+	}
+	if len(found) > 0 {
+		t.Errorf("helloserver links Go packages with crypto of their own: %v", slices.Sorted(maps.Keys(found)))
+	}
+	if !slices.ContainsFunc(syms, func(s elf.Symbol) bool { return s.Name == "net.(*TCPListener).Accept" }) {
+		t.Errorf("no net.(*TCPListener).Accept in the symbol table: is this the server?")
+	}
 }
