@@ -119,8 +119,10 @@ func TestReachPolicy(t *testing.T) {
 				for i, p := range tc.paths {
 					quoted[i] = regexp.QuoteMeta(p)
 				}
-				if !regexp.MustCompile(`(?m)^.*(` + strings.Join(quoted, "|") + `): .*\(` + regexp.QuoteMeta(tc.kind) + `\)`).MatchString(r.output) {
+				if m := regexp.MustCompile(`(?m)^.*(` + strings.Join(quoted, "|") + `): .*\(` + regexp.QuoteMeta(tc.kind) + `\)`).FindString(r.output); m == "" {
 					t.Errorf("the error does not name %s on %s:\n%s", tc.kind, where, r.output)
+				} else {
+					t.Log(strings.TrimSpace(m))
 				}
 				// The application behaves: only the policy fails it.
 				if m := regexp.MustCompile(`✗ \[(self-test|negative[^\]]*)\][^\n]*`).FindString(r.output); m != "" {
