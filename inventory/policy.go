@@ -92,7 +92,7 @@ type reachJudge struct {
 	nodeFIPS string
 }
 
-func newReachJudge(reach *Reach, sysDirs []string, appArgs []string, env map[string]string) *reachJudge {
+func newReachJudge(reach *Reach, sysDirs []string, opts Options) *reachJudge {
 	if reach == nil || len(reach.Entries) == 0 {
 		return nil
 	}
@@ -105,12 +105,14 @@ func newReachJudge(reach *Reach, sysDirs []string, appArgs []string, env map[str
 	for _, d := range sysDirs {
 		j.sysDirs[path.Clean(d)] = true
 	}
-	flags := append(append([]string{}, appArgs...), strings.Fields(env["NODE_OPTIONS"])...)
-	for _, f := range flags {
-		switch f {
-		case "--openssl-shared-config", "--force-fips", "--enable-fips":
-			j.nodeFIPS = f
-		}
+	// --force-fips and --enable-fips alone do not count: without the
+	// shared configuration the FIPS provider has no configuration, and
+	// Node refuses to start.
+	j.nodeFIPS = opts.NodeSharedConfig
+	if slices.Contains(opts.AppArgs, "--openssl-shared-config") {
+		j.nodeFIPS = "run with --openssl-shared-config"
+	} else if slices.Contains(strings.Fields(opts.Env["NODE_OPTIONS"]), "--openssl-shared-config") {
+		j.nodeFIPS = "NODE_OPTIONS has --openssl-shared-config"
 	}
 	return j
 }
@@ -162,10 +164,11 @@ func (s *scanner) judgeReach(ef *elf.File, name string, e ReachEntry, start int,
 				f.Severity = Failure
 			case j.nodeFIPS == "":
 				f.Severity = Failure
-				f.Evidence += ", run without --openssl-shared-config, --force-fips or --enable-fips: it reads its own nodejs_conf section, not the image's openssl_conf, so its crypto does not follow the FIPS configuration"
+				f.Evidence += ", run without --openssl-shared-config and with no nodejs_conf in the configuration: it reads its own nodejs_conf section, not the image's openssl_conf, so its crypto does not follow the FIPS configuration"
+				f.Remedy = "run node with --openssl-shared-config (and --force-fips, which turns a broken module into a clean refusal), or set nodejs_conf to the openssl_conf section"
 			default:
 				f.Severity = Info
-				f.Evidence += ", run with " + j.nodeFIPS + ": it follows the image's FIPS configuration"
+				f.Evidence += "; " + j.nodeFIPS + ": it follows the image's FIPS configuration"
 			}
 		case KindRuntimePython:
 			if facts.pythonBuiltinHashes != "" {

@@ -42,6 +42,9 @@ type Options struct {
 	// VerifiedModule is the FIPS module the checks verified, as an image
 	// path: the one provider the application may be seen to load.
 	VerifiedModule string
+	// NodeSharedConfig says why Node.js reads the image's FIPS
+	// configuration without being told to, "" when it does not.
+	NodeSharedConfig string
 	// AppArgs is the application's command, whose flags some runtimes
 	// take their FIPS mode from.
 	AppArgs []string
@@ -60,7 +63,7 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 	s.libDirs = LibraryDirs(root, opts.Env)
 	sysEnv := maps.Clone(opts.Env)
 	delete(sysEnv, "LD_LIBRARY_PATH")
-	s.judge = newReachJudge(opts.Reach, LibraryDirs(root, sysEnv), opts.AppArgs, opts.Env)
+	s.judge = newReachJudge(opts.Reach, LibraryDirs(root, sysEnv), opts)
 	if opts.VerifiedLibcrypto != "" {
 		s.verified, _ = root.Real(opts.VerifiedLibcrypto)
 	}
@@ -146,7 +149,7 @@ func ScanFiles(root imagefs.Root, names []string, opts Options) *Inventory {
 	}
 	sysEnv := maps.Clone(opts.Env)
 	delete(sysEnv, "LD_LIBRARY_PATH")
-	s.judge = newReachJudge(opts.Reach, LibraryDirs(root, sysEnv), opts.AppArgs, opts.Env)
+	s.judge = newReachJudge(opts.Reach, LibraryDirs(root, sysEnv), opts)
 	for _, name := range names {
 		real, err := root.Real(name)
 		if err != nil {
@@ -504,10 +507,10 @@ func runtimeFinding(name, kind string, needed []string) Finding {
 		f := Finding{Path: name, Kind: kind, Severity: Warning}
 		if hasNeeded(needed, "libcrypto.so") {
 			f.Evidence = "Node.js linked to the system libcrypto"
-			f.Remedy = "run node with --enable-fips (or --force-fips) so that it requires the FIPS provider of the OpenSSL configuration"
+			f.Remedy = "run node with --openssl-shared-config (it reads its own nodejs_conf section otherwise), and --force-fips"
 		} else {
 			f.Evidence = "Node.js with its own bundled OpenSSL"
-			f.Remedy = "use a Node.js built with --shared-openssl against the system libcrypto and run it with --force-fips"
+			f.Remedy = "use a Node.js built with --shared-openssl against the system libcrypto, run with --openssl-shared-config and --force-fips"
 		}
 		return f
 	case KindRuntimePython:

@@ -39,12 +39,9 @@ func judgeObserved(spec Spec, static *Report, observed []inventory.ReachEntry, u
 	for _, u := range unobserved {
 		seen.Unresolved = append(seen.Unresolved, "not observed: "+u)
 	}
-	libcrypto := ""
-	if static.OpenSSL != nil {
-		libcrypto = static.OpenSSL.Libcrypto
-	}
-	inv := inventory.ScanFiles(root, extra, inventory.Options{Env: env, VerifiedLibcrypto: libcrypto, VerifiedModule: verifiedModule(static),
-		Strict: spec.Strict, Exceptions: spec.Exceptions, Reach: merged, AppArgs: spec.App})
+	opts := inventoryOptions(spec, static)
+	opts.Reach = merged
+	inv := inventory.ScanFiles(root, extra, opts)
 	inv.Reach = seen
 	var fails []string
 	for _, f := range inv.Failures() {

@@ -159,6 +159,9 @@ type OpenSSLFacts struct {
 	// would read it (a FIFO, a device, a file over fipsgate's limits).
 	Unreadable string              `json:"unreadable,omitempty"`
 	Summary    opensslconf.Summary `json:"summary"`
+	// NodeSection is the section Node.js initialises from (nodejs_conf),
+	// "" when the configuration names none.
+	NodeSection string `json:"nodeSection,omitempty"`
 }
 
 // ModuleFacts is what the static checks found of the FIPS module.

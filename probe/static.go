@@ -165,7 +165,29 @@ func quotedAfter(b []byte, prefix string) (string, bool) {
 
 // addInventory adds the crypto inventory's checks to a static report.
 func addInventory(r *Report, spec Spec) {
-	r.Checks = append(r.Checks, inventoryChecks(r, imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), r.OpenSSL.Libcrypto, spec)...)
+	root := imagefs.Root{Dir: spec.Root}
+	opts := inventoryOptions(spec, r)
+	opts.Skip = spec.Mounts
+	opts.Reach = inventory.ResolveReach(root, spec.App, opts.Env, spec.Image.WorkingDir)
+	r.Checks = append(r.Checks, inventoryChecks(r, root, opts)...)
+}
+
+// inventoryOptions are the crypto inventory's options for a spec whose
+// static checks found what static says.
+func inventoryOptions(spec Spec, static *Report) inventory.Options {
+	opts := inventory.Options{Env: envMap(spec.Image.Env), Strict: spec.Strict, Exceptions: spec.Exceptions, AppArgs: spec.App}
+	if static.OpenSSL != nil {
+		opts.VerifiedLibcrypto = static.OpenSSL.Libcrypto
+		// Node.js reads the nodejs_conf section: one that is openssl_conf's
+		// own makes it follow the FIPS configuration.
+		if n := static.OpenSSL.NodeSection; n != "" && n == static.OpenSSL.Summary.InitSection {
+			opts.NodeSharedConfig = "the configuration's nodejs_conf names its openssl_conf section (" + n + ")"
+		}
+	}
+	if static.Module != nil {
+		opts.VerifiedModule = static.Module.RealPath
+	}
+	return opts
 }
 
 // inspectOpenSSL finds the OpenSSL configuration in force and the FIPS
@@ -227,6 +249,7 @@ func inspectOpenSSL(spec Spec) *Report {
 				envCheck.Detail = "it expands " + strings.Join(cfg.EnvNames, ", ") + ", which change nothing it activates"
 			}
 			facts.Files = cfg.Files
+			facts.NodeSection = cfg.Sections[opensslconf.DefaultSection]["nodejs_conf"]
 			facts.Errors = append(facts.Errors, cfg.Errors...)
 			facts.Summary = opensslconf.Summarize(cfg)
 			if len(cfg.Errors) > 0 {
@@ -340,9 +363,7 @@ func enforcementCheck(section map[string]string) Check {
 
 // inventoryChecks scans the whole image for crypto that bypasses the
 // verified module (package inventory) and turns its findings into checks.
-func inventoryChecks(r *Report, root imagefs.Root, env map[string]string, libcrypto string, spec Spec) []Check {
-	opts := inventory.Options{Env: env, VerifiedLibcrypto: libcrypto, Strict: spec.Strict, Exceptions: spec.Exceptions,
-		Skip: spec.Mounts, AppArgs: spec.App, VerifiedModule: verifiedModule(r), Reach: inventory.ResolveReach(root, spec.App, env, spec.Image.WorkingDir)}
+func inventoryChecks(r *Report, root imagefs.Root, opts inventory.Options) []Check {
 	inv, err := inventory.Scan(root, opts)
 	if err != nil {
 		return []Check{{Name: "crypto-inventory", Title: "no crypto bypasses the FIPS module", Required: true, Status: Failed,
@@ -372,14 +393,6 @@ func inventoryChecks(r *Report, root imagefs.Root, env map[string]string, libcry
 		warnings.Detail = strings.Join(warns, "\n")
 	}
 	return []Check{failures, warnings}
-}
-
-// verifiedModule is the FIPS module the static checks found, "" for none.
-func verifiedModule(r *Report) string {
-	if r.Module == nil {
-		return ""
-	}
-	return r.Module.RealPath
 }
 
 func describeProvider(p opensslconf.Provider, ok bool, s opensslconf.Summary) string {
