@@ -15,8 +15,9 @@ import (
 // at its first request listens just the same with the FIPS module broken.
 // The probe contacts it as a client would — a request (DefaultRequest, or
 // the user's), then, for a server whose reply says it speaks TLS, a TLS
-// handshake — and judges what it does: it answers, or it dies.
-const (
+// handshake — and judges what it does: it answers, or it dies. Both limits
+// are scaled when the image's programs run emulated (scaleTimeLimits).
+var (
 	// contactTimeout bounds each attempt to reach a server.
 	contactTimeout = 2 * time.Second
 	// contactGrace is how long a server that did not answer has to die of
