@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/containerd/platforms"
 	"github.com/fipsgate/fipsgate/checkgraph"
 	"github.com/fipsgate/fipsgate/inventory"
 	"github.com/fipsgate/fipsgate/predicate"
@@ -217,7 +218,14 @@ func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target
 	// The probe bounds its own work and says what it was waiting on; this
 	// bounds the rest (starting containers, reading results), so that
 	// nothing can hang the build.
-	limit := probe.Deadline(targets[0].Spec) + 2*time.Minute
+	var limit time.Duration
+	for _, t := range targets {
+		scale := 1.0
+		if mayBeEmulated(t.ID) {
+			scale = probe.EmulationTimeScale
+		}
+		limit = max(limit, probe.Deadline(t.Spec, scale)+2*time.Minute)
+	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 
@@ -243,6 +251,19 @@ func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target
 		platforms = append(platforms, checked{target: t, reports: reports, verdict: Decide(reports)})
 	}
 	return platforms, nil
+}
+
+// mayBeEmulated tells whether the programs of platform id may run emulated
+// on this builder, for the time the frontend waits for the probe, which
+// alone decides (probe.DetectEmulation) and scales its limits. The
+// frontend runs natively: a platform it does not run, or could not run
+// along with its own (linux/386 on linux/amd64), may only run emulated.
+func mayBeEmulated(id string) bool {
+	p, err := platforms.Parse(id)
+	if err != nil {
+		return true
+	}
+	return !platforms.Only(platforms.DefaultSpec()).Match(p)
 }
 
 func platformList(targets []checkgraph.Target) string {

@@ -33,11 +33,13 @@ const (
 // maxSpecSize bounds the spec the probe reads.
 const maxSpecSize = 4 << 20
 
-// Deadline is how long a check container of spec may take at most. The
-// probe stops its work there and writes a result that says what it was
-// waiting on; the frontend allows a little more for the container itself.
-func Deadline(spec Spec) time.Duration {
-	t := seconds(spec.TimeoutSeconds, 30*time.Second)
+// Deadline is how long a check container of spec may take at most, its
+// time limits scaled by scale (EmulationTimeScale where the image's
+// programs run emulated, else 1). The probe stops its work there and writes
+// a result that says what it was waiting on; the frontend allows a little
+// more for the container itself.
+func Deadline(spec Spec, scale float64) time.Duration {
+	t := (&Emulation{TimeScale: scale}).Scale(seconds(spec.TimeoutSeconds, 30*time.Second))
 	// The longest run is RunOpenSSL: the self-test's commands at once, then
 	// each negative test's, one after the other — four timeouts; a run of
 	// the application takes one. Two more, and a minute for the inventory
@@ -103,8 +105,17 @@ func Main(specFile string) error {
 		spec.Mounts = append(spec.Mounts, filepath.Dir(self))
 	}
 
+	// Before anything of the image runs: how it will run, and so the time
+	// its programs get.
+	em := DetectEmulation(spec)
+	spec.Emulation = &em
+	scaleTimeLimits(spec.Emulation)
+	if em.Emulated {
+		fmt.Printf("... the image's programs run emulated (%s on %s): time limits x%g\n", em.Machine, em.Host, em.TimeScale)
+	}
+
 	res := &Result{Version: ReportVersion, Platform: spec.Platform, Run: spec.Run}
-	deadline := Deadline(spec)
+	deadline := Deadline(spec, em.TimeScale)
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	stop := make(chan struct{})
@@ -129,6 +140,7 @@ func Main(specFile string) error {
 	for _, r := range res.Reports {
 		r.Version, r.Platform = ReportVersion, spec.Platform
 		r.App, r.AppSource = spec.App, spec.AppSource
+		r.Emulation = spec.Emulation
 		for _, c := range r.Checks {
 			fmt.Printf("%-8s [%s] %s: %s\n", strings.ToUpper(c.Status), stage(r), c.Title, firstLine(c.Detail))
 		}

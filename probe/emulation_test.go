@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fipsgate/fipsgate/imagefs"
 )
@@ -224,5 +225,28 @@ func TestHostKernel(t *testing.T) {
 	}
 	if ok, why := k.native(*k.Self); !ok {
 		t.Errorf("the probe's own machine %s is not native on %s: %s", k.Self, k.Machine, why)
+	}
+}
+
+func TestTimeLimitsScale(t *testing.T) {
+	spec := Spec{TimeoutSeconds: 30, ReadySeconds: 2}
+	native := newRunner(spec)
+	if native.timeout != 30*time.Second || native.ready != 2*time.Second {
+		t.Errorf("native: timeout %s, ready %s", native.timeout, native.ready)
+	}
+	spec.Emulation = &Emulation{Emulated: true, TimeScale: EmulationTimeScale}
+	emulated := newRunner(spec)
+	if emulated.timeout != EmulationTimeScale*30*time.Second || emulated.ready != EmulationTimeScale*2*time.Second {
+		t.Errorf("emulated: timeout %s, ready %s", emulated.timeout, emulated.ready)
+	}
+	spec.ReadySeconds = 0
+	if r := newRunner(spec); r.ready != r.timeout {
+		t.Errorf("emulated, no FIPSGATE_READY_SECONDS: ready %s, want the timeout %s", r.ready, r.timeout)
+	}
+	if d, want := Deadline(spec, EmulationTimeScale), EmulationTimeScale*6*30*time.Second+time.Minute; d != want {
+		t.Errorf("deadline %s, want %s", d, want)
+	}
+	if d := Deadline(spec, 1); d != 6*30*time.Second+time.Minute {
+		t.Errorf("native deadline %s", d)
 	}
 }

@@ -177,12 +177,16 @@ func newRunner(spec Spec) *runner {
 		spec:    spec,
 		env:     spec.Image.Env,
 		dir:     spec.Image.WorkingDir,
-		timeout: seconds(spec.TimeoutSeconds, 30*time.Second),
+		timeout: spec.Emulation.Scale(seconds(spec.TimeoutSeconds, 30*time.Second)),
 	}
 	// A program still running proves little: one that fails a moment
 	// later must not pass. Unless the user declares when a worker is up,
 	// it is watched for as long as the negative tests wait for a refusal.
+	// Both limits are scaled for an image whose programs run emulated.
 	r.ready = seconds(spec.ReadySeconds, r.timeout)
+	if spec.ReadySeconds > 0 {
+		r.ready = spec.Emulation.Scale(r.ready)
+	}
 	if r.dir == "" {
 		r.dir = "/"
 	}
@@ -288,10 +292,14 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 		c.Detail = "the application " + o.Describe()
 		if o.StillRunning {
 			c.Detail += " after " + r.ready.String()
+			scaled := ""
+			if e := r.spec.Emulation; e != nil && e.TimeScale > 1 {
+				scaled = fmt.Sprintf(", x%g: the image's programs run emulated", e.TimeScale)
+			}
 			if r.spec.ReadySeconds <= 0 {
-				c.Detail += " (the timeout): it neither exited nor listened, and is taken for a worker that is up; FIPSGATE_READY_SECONDS declares that sooner"
+				c.Detail += " (the timeout" + scaled + "): it neither exited nor listened, and is taken for a worker that is up; FIPSGATE_READY_SECONDS declares that sooner"
 			} else {
-				c.Detail += " (FIPSGATE_READY_SECONDS): taken for a worker that is up"
+				c.Detail += " (FIPSGATE_READY_SECONDS" + scaled + "): taken for a worker that is up"
 			}
 		}
 		return c

@@ -112,6 +112,9 @@ type Spec struct {
 	// Mounts are the container's paths that are not the image's: the
 	// probe's and the output directory. The probe knows them itself.
 	Mounts []string `json:"-"`
+	// Emulation is how the image's programs run, which the probe finds
+	// itself (DetectEmulation); nil: natively.
+	Emulation *Emulation `json:"-"`
 }
 
 // Status of a check.
@@ -207,6 +210,9 @@ type Report struct {
 	// App is the application command that was checked, empty if none.
 	App       []string `json:"app,omitempty"`
 	AppSource string   `json:"appSource,omitempty"`
+	// Emulation says whether the image's programs ran emulated, and by
+	// how much the time limits were scaled.
+	Emulation *Emulation `json:"emulation,omitempty"`
 }
 
 // Result is what one check container writes, once, after every process of
