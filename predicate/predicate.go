@@ -33,6 +33,9 @@ type Predicate struct {
 	Module        *Module     `json:"module,omitempty"`
 	OpenSSL       *OpenSSL    `json:"openssl,omitempty"`
 	Application   Application `json:"application"`
+	// Emulation says whether the image's programs ran emulated in the
+	// checks, and by how much the time limits were scaled for it.
+	Emulation *Emulation `json:"emulation,omitempty"`
 	// Inventory is the crypto found in the image besides the module.
 	Inventory *inventory.Inventory `json:"inventory,omitempty"`
 	Stages    []Stage              `json:"stages"`
@@ -76,6 +79,16 @@ type Application struct {
 	Checked bool     `json:"checked"`
 	Command []string `json:"command,omitempty"`
 	Source  string   `json:"source,omitempty"`
+}
+
+// Emulation is how the platform's programs ran in the checks: natively, or
+// through an emulator with every time limit multiplied by TimeScale.
+type Emulation struct {
+	Emulated  bool    `json:"emulated"`
+	Machine   string  `json:"machine,omitempty"`
+	Host      string  `json:"host"`
+	TimeScale float64 `json:"timeScale"`
+	How       string  `json:"how"`
 }
 
 // Stage is one probe run: the static checks, the self-test, or one
@@ -122,6 +135,9 @@ func New(in Input) Predicate {
 	}
 	p.Inventory = in.Static.Inventory
 	p.Application = Application{Checked: len(in.Static.App) > 0, Command: in.Static.App, Source: in.Static.AppSource}
+	if e := in.Static.Emulation; e != nil {
+		p.Emulation = &Emulation{Emulated: e.Emulated, Machine: e.Machine, Host: e.Host, TimeScale: e.TimeScale, How: e.How}
+	}
 	p.Stages = append(p.Stages, Stage{Name: in.Static.Kind, Checks: in.Static.Checks})
 	for _, r := range in.Dynamic {
 		p.Stages = append(p.Stages, Stage{Name: r.Kind, Mutation: r.Mutation, Checks: r.Checks})
