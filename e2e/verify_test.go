@@ -252,6 +252,11 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 		if p.Application.Checked {
 			t.Errorf("%s: the predicate says an application was checked: %+v", platform, p.Application)
 		}
+		// linux/386 runs natively beside linux/amd64: nothing is scaled.
+		machine := map[string]string{"linux/amd64": "x86_64", "linux/386": "i386"}[platform]
+		if e := p.Emulation; e == nil || e.Emulated || e.TimeScale != 1 || e.Machine != machine || !strings.Contains(e.How, "openssl command") {
+			t.Errorf("%s: the predicate's emulation is %+v, want %s run natively", platform, e, machine)
+		}
 	}
 	if !strings.Contains(r.output, "[fipsgate linux/386] "+checkgraph.RunTitle(probe.RunStatic)) {
 		t.Errorf("no verification vertex for linux/386")
