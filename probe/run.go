@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fipsgate/fipsgate/inventory"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,6 +38,9 @@ type command struct {
 	// is ended (contactServer), sending it Request if it does not speak TLS.
 	Contact bool
 	Request string
+	// Observe records what the command's processes run and map while it
+	// runs (observe.go).
+	Observe bool
 }
 
 // outcome is what a command did.
@@ -58,6 +62,10 @@ type outcome struct {
 	ProcessLimit bool
 	Output       []byte // the tail of stdout and stderr, capped
 	OutputSHA256 string // of everything it wrote
+	// With Observe: the files its processes were seen running and mapping,
+	// and what could not be observed.
+	Observed   []inventory.ReachEntry
+	Unobserved []string
 }
 
 // Ran tells whether the process ran: it exited 0, or was up (listening or
@@ -153,6 +161,10 @@ func run(ctx context.Context, c command) outcome {
 		return outcome{StartError: err}
 	}
 	pgid := cmd.Process.Pid
+	var obs *observer
+	if c.Observe {
+		obs = startObserver(pgid)
+	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 
@@ -166,7 +178,7 @@ func run(ctx context.Context, c command) outcome {
 		ready = t.C
 	}
 	var poll <-chan time.Time
-	if c.WatchListen {
+	if c.WatchListen || obs != nil {
 		tk := time.NewTicker(pollInterval)
 		defer tk.Stop()
 		poll = tk.C
@@ -180,10 +192,14 @@ loop:
 			exited = true
 			break loop
 		case <-poll:
+			obs.tick()
+			if !c.WatchListen {
+				continue
+			}
 			if eps := newListeners(before); len(eps) > 0 {
 				o.Listening = true
 				if c.Contact {
-					waitErr, exited = contact(ctx, &o, eps, c.Request, done)
+					waitErr, exited = contact(ctx, &o, eps, c.Request, done, poll, obs.tick)
 				}
 				break loop
 			}
@@ -197,6 +213,10 @@ loop:
 			o.TimedOut = true
 			break loop
 		}
+	}
+	if obs != nil {
+		// Once more, as the processes are before they go.
+		o.Observed, o.Unobserved = obs.finish()
 	}
 	// Kill the whole group: servers fork, shells spawn.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
@@ -215,8 +235,9 @@ loop:
 }
 
 // contact contacts a server that listens, while watching whether its
-// process dies meanwhile or just after, and records it in o.
-func contact(ctx context.Context, o *outcome, eps []endpoint, request string, done <-chan error) (waitErr error, exited bool) {
+// process dies meanwhile or just after, and records it in o. It calls tick
+// at every poll meanwhile.
+func contact(ctx context.Context, o *outcome, eps []endpoint, request string, done <-chan error, poll <-chan time.Time, tick func()) (waitErr error, exited bool) {
 	type result struct {
 		what     string
 		answered bool
@@ -226,25 +247,34 @@ func contact(ctx context.Context, o *outcome, eps []endpoint, request string, do
 		what, answered := contactServer(ctx, eps, request)
 		results <- result{what, answered}
 	}()
-	select {
-	case waitErr = <-done:
-		exited = true
-		// What the contact saw, once its connection broke.
+	var grace <-chan time.Time
+wait:
+	for {
 		select {
+		case waitErr = <-done:
+			exited = true
+			if grace != nil {
+				break wait
+			}
+			// What the contact saw, once its connection broke.
+			select {
+			case r := <-results:
+				o.Contact, o.Answered = r.what, r.answered
+			case <-time.After(contactTimeout):
+				o.Contact = "the server exited while being contacted"
+			}
+			break wait
 		case r := <-results:
 			o.Contact, o.Answered = r.what, r.answered
-		case <-time.After(contactTimeout):
-			o.Contact = "the server exited while being contacted"
-		}
-	case r := <-results:
-		o.Contact, o.Answered = r.what, r.answered
-		if !r.answered {
-			// It may be dying of what the contact made it do.
-			select {
-			case waitErr = <-done:
-				exited = true
-			case <-time.After(contactGrace):
+			if r.answered {
+				break wait
 			}
+			// It may be dying of what the contact made it do.
+			grace = time.After(contactGrace)
+		case <-grace:
+			break wait
+		case <-poll:
+			tick()
 		}
 	}
 	o.DiedOnContact = exited
