@@ -155,7 +155,8 @@ func runApplication(ctx context.Context, spec Spec) *Report {
 		return rep
 	}
 	rep.Broken = b.broken
-	rep.Checks = []Check{newRunner(spec).app(ctx, negative)}
+	c, observed := newRunner(spec).app(ctx, negative)
+	rep.Checks, rep.Observed = []Check{c}, observed
 	return rep
 }
 
@@ -247,8 +248,9 @@ func record(c *Check, o outcome) {
 	c.Output = excerpt(o.Output, 12)
 }
 
-// app runs the application check as the image's user.
-func (r *runner) app(ctx context.Context, negative bool) Check {
+// app runs the application check as the image's user. The positive run
+// also returns what its processes were observed running and mapping.
+func (r *runner) app(ctx context.Context, negative bool) (Check, *inventory.Reach) {
 	c := Check{Name: "app", Required: true, Command: r.spec.App}
 	if negative {
 		c.Name, c.Title = "app-refuses", "the application refuses to run without a valid FIPS module"
@@ -263,14 +265,14 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 		if r.spec.AppSource != "" {
 			c.Detail = "no application was checked (" + r.spec.AppSource + "): verified on OpenSSL alone"
 		}
-		return c
+		return c, nil
 	}
 	root := imagefs.Root{Dir: r.spec.Root}
 	id, err := resolveUser(root, r.spec.Image.User)
 	if err != nil {
 		c.Status = Failed
 		c.Detail = "cannot run as the image's user: " + err.Error()
-		return c
+		return c, nil
 	}
 	args := append([]string{}, r.spec.App...)
 	if p := inventory.LookPath(root, args[0], envMap(r.env), r.dir); p != "" {
@@ -281,6 +283,7 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 		cmd.Request = DefaultRequest
 	}
 	if !negative {
+		cmd.Observe = true
 		cmd.ReadyAfter = r.ready
 		// Still running at ReadyAfter is up; the timeout is only a bound.
 		cmd.Timeout = max(r.timeout, r.ready) + 5*time.Second
@@ -288,6 +291,10 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 	o := run(ctx, cmd)
 	record(&c, o)
 	if !negative {
+		var observed *inventory.Reach
+		if o.StartError == nil {
+			observed = &inventory.Reach{Entries: o.Observed, Unresolved: o.Unobserved}
+		}
 		c.Status = passIf(o.Ran())
 		c.Detail = "the application " + o.Describe()
 		if o.StillRunning {
@@ -302,17 +309,17 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 				c.Detail += " (FIPSGATE_READY_SECONDS" + scaled + "): taken for a worker that is up"
 			}
 		}
-		return c
+		return c, observed
 	}
 	if o.StartError != nil || o.ProcessLimit {
 		c.Status = Failed
 		c.Detail = "the application " + o.Describe() + ": a refusal to run cannot be shown"
-		return c
+		return c, nil
 	}
 	if !o.Refused() {
 		c.Status = Failed
 		c.Detail = "THE IMAGE DOES NOT ENFORCE FIPS: the application still runs with the FIPS module broken (it " + o.Describe() + ")"
-		return c
+		return c, nil
 	}
 	c.Status, c.Detail = Passed, "the application "+o.Describe()
 	if r.spec.ExpectFailure != "" {
@@ -327,7 +334,7 @@ func (r *runner) app(ctx context.Context, negative bool) Check {
 			c.Detail += fmt.Sprintf(", with output matching %q", r.spec.ExpectFailure)
 		}
 	}
-	return c
+	return c, nil
 }
 
 // opensslSelfTest checks, with the image's openssl command on the image as

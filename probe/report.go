@@ -207,6 +207,10 @@ type Report struct {
 	Module  *ModuleFacts  `json:"module,omitempty"`
 	// Inventory is the static checks' crypto inventory of the image.
 	Inventory *inventory.Inventory `json:"inventory,omitempty"`
+	// Observed is what the application's processes were seen executing and
+	// mapping while it ran on the image as built (the positive run only),
+	// and, as Unresolved, what could not be observed.
+	Observed *inventory.Reach `json:"observed,omitempty"`
 	// App is the application command that was checked, empty if none.
 	App       []string `json:"app,omitempty"`
 	AppSource string   `json:"appSource,omitempty"`
