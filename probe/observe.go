@@ -82,7 +82,7 @@ type observer struct {
 	last         string
 	listed       time.Time
 	loadavg      int
-	checked      map[fileKey]pathState
+	checked      map[fileKey]pathCheck
 	fsuid, fsgid int // the thread's file system ids
 	probeUID     int
 	probeGID     int
@@ -125,12 +125,28 @@ type seenFile struct {
 	starters map[string]struct{} // the programs that started it, but the probe
 	mappers  map[string]struct{}
 	deleted  bool
-	replaced bool
+	replaced bool   // the path held another file than the one mapped
+	id       fileID // the file first seen at the path
 }
 
 type fileKey struct {
 	path string
 	ino  uint64
+}
+
+// fileID is what tells a file at a path from another, or from itself
+// changed: its inode, and its ctime, which every write, rename onto it,
+// chmod or link moves and no process can set back.
+type fileID struct {
+	checked bool
+	ino     uint64
+	ctime   unix.Timespec
+}
+
+// pathCheck is what a path was found to hold.
+type pathCheck struct {
+	state pathState
+	id    fileID
 }
 
 // pathState is what the path of a mapped file holds in the container.
@@ -157,7 +173,7 @@ func startObserver(pgid int) *observer {
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		procs:    map[int]*seenProc{},
-		checked:  map[fileKey]pathState{},
+		checked:  map[fileKey]pathCheck{},
 		probeUID: os.Getuid(),
 		probeGID: os.Getgid(),
 		files:    map[string]*seenFile{},
@@ -168,28 +184,49 @@ func startObserver(pgid int) *observer {
 	return o
 }
 
-// finish samples once more, stops, and returns what was observed, sorted:
-// the same for the same processes, whenever they were seen.
-func (o *observer) finish() (entries []inventory.ReachEntry, unobserved []string) {
+// finish samples once more, just before the command is ended, and stops.
+func (o *observer) finish() {
 	if o.tickFD > 0 {
 		unix.Close(o.tickFD)
 	}
 	close(o.stop)
-	timedOut := false
 	select {
 	case <-o.done:
+		fmt.Printf("... observed the application: %d samples, %d memory maps read, %s of CPU\n",
+			o.rounds, o.reads, o.cpu.Round(10*time.Microsecond))
 	case <-time.After(observeFinish):
-		timedOut = true
+		o.note("the last sample did not finish within " + observeFinish.String() + ": what it had not read yet is missing")
 	}
 	o.mu.Lock()
-	defer o.mu.Unlock()
 	o.abandoned = true
-	if timedOut {
-		o.noteLocked("the last sample did not finish within " + observeFinish.String() + ": what it had not read yet is missing")
-	}
+	o.mu.Unlock()
+}
+
+// settle returns what was observed, sorted: the same for the same
+// processes, whenever they were seen. It is called once every process of
+// the image is gone, and checks again that each file is still the one that
+// was mapped (the same inode, unchanged since: its ctime): one deleted,
+// replaced or changed while the application ran is a note, not an entry,
+// since what is now at its path is not what was loaded.
+func (o *observer) settle() (entries []inventory.ReachEntry, unobserved []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	entries = []inventory.ReachEntry{}
 	for p, f := range o.files {
-		entries = append(entries, inventory.ReachEntry{Path: p, Via: f.via(), Observed: true})
+		if !f.deleted && !f.replaced && f.id.checked {
+			st, err := statPath(p)
+			if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Ino != f.id.ino || st.Ctim != f.id.ctime {
+				f.replaced = true
+			}
+		}
+		switch {
+		case f.deleted:
+			o.noteLocked(p + ": " + f.via() + "; deleted while it ran: what was loaded cannot be read")
+		case f.replaced:
+			o.noteLocked(p + ": " + f.via() + "; replaced or changed while it ran: what was loaded cannot be read")
+		default:
+			entries = append(entries, inventory.ReachEntry{Path: p, Via: f.via(), Observed: true})
+		}
 	}
 	slices.SortFunc(entries, func(a, b inventory.ReachEntry) int { return strings.Compare(a.Path, b.Path) })
 	for n := range o.notes {
@@ -201,10 +238,6 @@ func (o *observer) finish() (entries []inventory.ReachEntry, unobserved []string
 	}
 	if o.dropped > 0 {
 		unobserved = append(unobserved, fmt.Sprintf("%d more files were mapped than the %d listed", o.dropped, maxObservedFiles))
-	}
-	if !timedOut {
-		fmt.Printf("... observed the application: %d files, %d notes; %d samples, %d memory maps read, %s of CPU\n",
-			len(entries), len(unobserved), o.rounds, o.reads, o.cpu.Round(10*time.Microsecond))
 	}
 	return entries, unobserved
 }
@@ -222,14 +255,7 @@ func (f *seenFile) via() string {
 	if len(f.mappers) > 0 {
 		parts = append(parts, "mapped by "+named(f.mappers))
 	}
-	s := strings.Join(parts, "; ")
-	if f.deleted {
-		s += " (deleted while it ran)"
-	}
-	if f.replaced {
-		s += " (not the file now at this path)"
-	}
-	return s
+	return strings.Join(parts, "; ")
 }
 
 func named(set map[string]struct{}) string {
@@ -489,7 +515,7 @@ func (o *observer) merge(exe, parent string, mappings []mapping, truncated bool)
 		o.note(fmt.Sprintf("? (%s): a program run from memory, not from a file of the image", quoteName(exePath)))
 		mapper = "a program run from memory"
 		exePath = ""
-	case !exeDeleted && o.state(exePath, exeIno) == pathOutside:
+	case !exeDeleted && o.state(exePath, exeIno).state == pathOutside:
 		// Checked first, with the ids of the probe, as every path.
 		o.note("? (an interpreter from outside the image, binfmt_misc): a program of the image ran under emulation; it is known by the files it mapped")
 		mapper = emulated
@@ -502,10 +528,16 @@ func (o *observer) merge(exe, parent string, mappings []mapping, truncated bool)
 		path     string
 		deleted  bool
 		replaced bool
+		id       fileID
 	}
 	var adds []add
 	if exePath != "" {
-		adds = append(adds, add{exePath, exeDeleted, !exeDeleted && o.state(exePath, exeIno) == pathReplaced})
+		a := add{path: exePath, deleted: exeDeleted}
+		if !exeDeleted {
+			c := o.state(exePath, exeIno)
+			a.replaced, a.id = c.state == pathReplaced, c.id
+		}
+		adds = append(adds, a)
 	}
 	for _, m := range mappings {
 		if m.path == exePath || (mapper == emulated && m.path == strings.TrimSuffix(exe, deletedSuffix)) {
@@ -519,13 +551,12 @@ func (o *observer) merge(exe, parent string, mappings []mapping, truncated bool)
 		}
 		a := add{path: m.path, deleted: m.deleted}
 		if !m.deleted {
-			switch o.state(m.path, m.ino) {
-			case pathOutside:
+			c := o.state(m.path, m.ino)
+			if c.state == pathOutside {
 				o.note(mapper + ": maps files from outside the container, not listed")
 				continue
-			case pathReplaced:
-				a.replaced = true
 			}
+			a.replaced, a.id = c.state == pathReplaced, c.id
 		}
 		adds = append(adds, a)
 	}
@@ -541,11 +572,15 @@ func (o *observer) merge(exe, parent string, mappings []mapping, truncated bool)
 				o.dropped++
 				continue
 			}
-			f = &seenFile{}
+			f = &seenFile{id: a.id}
 			o.files[a.path] = f
 		}
 		f.deleted = f.deleted || a.deleted
-		f.replaced = f.replaced || a.replaced
+		// Two files mapped from one path, one after the other.
+		f.replaced = f.replaced || a.replaced || (a.id.checked && f.id.checked && a.id != f.id)
+		if !f.id.checked {
+			f.id = a.id
+		}
 		if i == 0 && exePath != "" {
 			f.executed = true
 			if parent != "" {
@@ -569,34 +604,44 @@ func (o *observer) merge(exe, parent string, mappings []mapping, truncated bool)
 }
 
 // state tells whether the file at path in the container is the one with
-// inode ino (any regular file when ino is 0), without following a link.
-func (o *observer) state(path string, ino uint64) pathState {
+// inode ino (any regular file when ino is 0), without following a link, and
+// what tells it from another.
+func (o *observer) state(path string, ino uint64) pathCheck {
 	k := fileKey{path, ino}
-	if s, ok := o.checked[k]; ok {
-		return s
+	if c, ok := o.checked[k]; ok {
+		return c
 	}
-	s := pathReplaced
 	o.setIDs(o.probeUID, o.probeGID)
+	c := pathCheck{state: pathReplaced}
+	st, err := statPath(path)
+	switch {
+	case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR):
+		c.state = pathOutside
+	case errors.Is(err, unix.ENOSYS):
+		c.state = pathInImage // no openat2 (Linux < 5.6): not checked
+	case err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && (ino == 0 || st.Ino == ino):
+		c = pathCheck{state: pathInImage, id: fileID{checked: true, ino: st.Ino, ctime: st.Ctim}}
+	}
+	if len(o.checked) < 4*maxObservedFiles {
+		o.checked[k] = c
+	}
+	return c
+}
+
+// statPath stats the file at path, following no link: a path /proc gives
+// holds none, unless what it named was moved since.
+func statPath(path string) (unix.Stat_t, error) {
+	var st unix.Stat_t
 	fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 	})
-	switch {
-	case errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR):
-		s = pathOutside
-	case errors.Is(err, unix.ENOSYS):
-		s = pathInImage // no openat2 (Linux < 5.6): not checked
-	case err == nil:
-		var st unix.Stat_t
-		if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && (ino == 0 || st.Ino == ino) {
-			s = pathInImage
-		}
-		unix.Close(fd)
+	if err != nil {
+		return st, err
 	}
-	if len(o.checked) < 4*maxObservedFiles {
-		o.checked[k] = s
-	}
-	return s
+	defer unix.Close(fd)
+	err = unix.Fstat(fd, &st)
+	return st, err
 }
 
 func (o *observer) note(s string) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,17 +16,20 @@ import (
 )
 
 // dlopener dlopens the library it is given and sleeps; "undumpable" first
-// makes it non-dumpable, "unlink" removes the library once loaded.
+// makes it non-dumpable, "unlink" removes the library once loaded, "chmod"
+// changes it a moment later.
 const dlopenerC = `#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
 	const char *mode = argc > 2 ? argv[2] : "";
 	if (strcmp(mode, "undumpable") == 0 && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return 3;
 	if (!dlopen(argv[1], RTLD_NOW)) { fprintf(stderr, "%s\n", dlerror()); return 2; }
 	if (strcmp(mode, "unlink") == 0 && unlink(argv[1]) != 0) return 4;
+	if (strcmp(mode, "chmod") == 0) { usleep(300000); if (chmod(argv[1], 0600) != 0) return 5; }
 	sleep(30);
 	return 0;
 }
@@ -161,20 +165,31 @@ func TestObserveInCheckContainer(t *testing.T) {
 			t.Errorf("unobserved: %q", o.Unobserved)
 		}
 	})
-	t.Run("deleted", func(t *testing.T) {
-		lib := filepath.Join(dir, "libcopy.so")
-		dt, err := os.ReadFile(crypto)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(lib, dt, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		o := observe(t, nil, prog, lib, "unlink")
-		if via, ok := observedVia(o.Observed, lib); !ok || via != "mapped by "+prog+" (deleted while it ran)" {
-			t.Errorf("%s: %q (%v)", lib, via, ok)
-		}
-	})
+	// What is now at the path of a file deleted or changed while it was
+	// mapped is not what was loaded: a note, not an entry.
+	for _, tc := range []struct{ mode, note string }{
+		{"unlink", "deleted while it ran"},
+		{"chmod", "replaced or changed while it ran"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			lib := filepath.Join(dir, "libcopy-"+tc.mode+".so")
+			dt, err := os.ReadFile(crypto)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(lib, dt, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			o := observe(t, nil, prog, lib, tc.mode)
+			if via, ok := observedVia(o.Observed, lib); ok {
+				t.Errorf("%s is an entry: %s", lib, via)
+			}
+			want := lib + ": mapped by " + prog + "; " + tc.note + ": what was loaded cannot be read"
+			if !slices.Contains(o.Unobserved, want) {
+				t.Errorf("unobserved %q, want %q", o.Unobserved, want)
+			}
+		})
+	}
 	t.Run("a script's programs", func(t *testing.T) {
 		sh, sleep := realPath(t, "/bin/sh"), realPath(t, "sleep")
 		o := observe(t, nil, "/bin/sh", "-c", "sleep 0.3; exit 0")
@@ -321,11 +336,45 @@ func TestVia(t *testing.T) {
 		{seenFile{executed: true}, "executed by the application"},
 		{seenFile{executed: true, starters: set("/usr/bin/dash")}, "executed by the application, started by /usr/bin/dash"},
 		{seenFile{mappers: set("/b", "/a", "/d", "/c", "/e")}, "mapped by /a, /b, /c and 2 more"},
-		{seenFile{executed: true, mappers: set("/a"), deleted: true}, "executed by the application; mapped by /a (deleted while it ran)"},
-		{seenFile{mappers: set(emulated), replaced: true}, "mapped by " + emulated + " (not the file now at this path)"},
+		{seenFile{executed: true, mappers: set("/a")}, "executed by the application; mapped by /a"},
+		{seenFile{mappers: set(emulated)}, "mapped by " + emulated},
 	} {
 		if got := tc.f.via(); got != tc.want {
 			t.Errorf("got %q, want %q", got, tc.want)
 		}
+	}
+}
+
+// A process whose executable is not in the container is a program of the
+// image run by an interpreter from outside (binfmt_misc emulation): the
+// interpreter is not recorded, the files it maps are, as an emulated
+// process's; a file that is not where it was mapped is not an entry.
+func TestObserveEmulated(t *testing.T) {
+	lib := filepath.Join(t.TempDir(), "libguest.so")
+	if err := os.WriteFile(lib, []byte("guest"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(lib, &st); err != nil {
+		t.Fatal(err)
+	}
+	o := &observer{checked: map[fileKey]pathCheck{}, files: map[string]*seenFile{}, notes: map[string]struct{}{}, probeUID: os.Getuid(), probeGID: os.Getgid()}
+	o.fsuid, o.fsgid = o.probeUID, o.probeGID
+	qemu := "/nonexistent/qemu-aarch64-static"
+	name := o.merge(qemu, "", []mapping{{path: qemu, ino: 7, exec: true}, {path: lib, ino: st.Ino}, {path: "/nonexistent/libhost.so", ino: 8}}, false)
+	if name != emulated {
+		t.Errorf("named %q", name)
+	}
+	entries, notes := o.settle()
+	if len(entries) != 1 || entries[0].Path != lib || entries[0].Via != "mapped by "+emulated {
+		t.Errorf("entries %+v", entries)
+	}
+	for _, n := range notes {
+		if strings.Contains(n, "nonexistent") {
+			t.Errorf("a path from outside the container in a note: %q", n)
+		}
+	}
+	if len(notes) != 2 {
+		t.Errorf("notes %q", notes)
 	}
 }

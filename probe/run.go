@@ -39,7 +39,9 @@ type command struct {
 	Contact bool
 	Request string
 	// Observe records what the command's processes run and map while it
-	// runs (observe.go).
+	// runs (observe.go). Every process of the container is killed
+	// (killStrays) before the observation is settled: the command must be
+	// the only thing of the image running.
 	Observe bool
 }
 
@@ -216,12 +218,18 @@ loop:
 	}
 	if obs != nil {
 		// Once more, as the processes are before they go.
-		o.Observed, o.Unobserved = obs.finish()
+		obs.finish()
 	}
 	// Kill the whole group: servers fork, shells spawn.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	if !exited {
 		waitErr = <-done
+	}
+	if obs != nil {
+		// Once nothing of the image can change a file any more, what it
+		// loaded is checked to be still there.
+		_ = killStrays()
+		o.Observed, o.Unobserved = obs.settle()
 	}
 	if (!o.Listening || o.DiedOnContact) && !o.StillRunning && !o.TimedOut {
 		o.ExitCode, o.Signal = exitStatus(cmd.ProcessState, waitErr)
