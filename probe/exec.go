@@ -157,6 +157,13 @@ func runApplication(ctx context.Context, spec Spec) *Report {
 	rep.Broken = b.broken
 	c, observed := newRunner(spec).app(ctx, negative)
 	rep.Checks, rep.Observed = []Check{c}, observed
+	if observed != nil {
+		// Every process of the image is gone by now (run, with Observe).
+		doing("judging what the application was seen to load")
+		judged, inv := judgeObserved(spec, static, observed.Entries, observed.Unresolved)
+		rep.Checks = append(rep.Checks, judged)
+		rep.Inventory = inv
+	}
 	return rep
 }
 

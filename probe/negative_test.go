@@ -204,8 +204,14 @@ cmp -s ` + module + ` ` + good + `/fips.so || exit 5
 exit 0`
 			spec := Spec{Root: root, Run: tc.run, App: []string{"/bin/sh", "-c", script}, TimeoutSeconds: 10, ReadySeconds: 5, Image: Image{Env: []string{"PATH=/nonexistent"}}}
 			rep := runApplication(context.Background(), spec)
-			if len(rep.Checks) != 1 {
-				t.Fatalf("checks: %+v", rep.Checks)
+			// The run as built also judges what the application was seen
+			// to load.
+			want := 1
+			if tc.run == RunApp {
+				want = 2
+			}
+			if len(rep.Checks) != want || (want == 2 && rep.Checks[1].Name != "app-loads") || (rep.Observed != nil) != (tc.run == RunApp) {
+				t.Fatalf("checks: %+v; observed %+v", rep.Checks, rep.Observed)
 			}
 			c := rep.Checks[0]
 			if c.Status != Passed || c.ExitCode == nil || *c.ExitCode != tc.exit {
