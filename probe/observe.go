@@ -22,7 +22,8 @@ import (
 // judge crypto that no file of the image names. An observer samples every
 // process of the container but the probe (only the command's process group
 // outside a PID namespace of the probe's own, as in tests): its executable
-// (/proc/PID/exe) and the files in its memory map (/proc/PID/maps).
+// (/proc/PID/exe) and the files mapped executable in its memory map
+// (/proc/PID/maps).
 //
 // Sampling misses what lives between two samples. The command's poll loop
 // (run) tells the observer at every pollInterval whether a process was
@@ -547,6 +548,14 @@ func (o *observer) merge(exe, parent string, mappings []mapping, truncated bool)
 			if m.exec {
 				o.note(fmt.Sprintf("%s: runs code from memory (%s), not from a file of the image", mapper, quoteName(m.path)))
 			}
+			continue
+		}
+		// Code only: a data file (/etc/ld.so.cache, which the loader maps
+		// for a moment, a locale) is not what the application runs, and
+		// whether a sample catches it would change from run to run. An
+		// emulator maps the guest's code without PROT_EXEC: under
+		// emulation, every file counts.
+		if !m.exec && mapper != emulated {
 			continue
 		}
 		a := add{path: m.path, deleted: m.deleted}

@@ -348,8 +348,9 @@ func TestVia(t *testing.T) {
 // A process whose executable is not in the container is a program of the
 // image run by an interpreter from outside (binfmt_misc emulation): the
 // interpreter is not recorded, the files it maps are, as an emulated
-// process's; a file that is not where it was mapped is not an entry.
-func TestObserveEmulated(t *testing.T) {
+// process's, code or not; a file that is not where it was mapped is not an
+// entry. A native process's data files are not recorded.
+func TestObserveMerge(t *testing.T) {
 	lib := filepath.Join(t.TempDir(), "libguest.so")
 	if err := os.WriteFile(lib, []byte("guest"), 0o644); err != nil {
 		t.Fatal(err)
@@ -376,5 +377,28 @@ func TestObserveEmulated(t *testing.T) {
 	}
 	if len(notes) != 2 {
 		t.Errorf("notes %q", notes)
+	}
+
+	// A native process: its code counts, a data file it maps does not.
+	o = &observer{checked: map[fileKey]pathCheck{}, files: map[string]*seenFile{}, notes: map[string]struct{}{}, probeUID: os.Getuid(), probeGID: os.Getgid()}
+	o.fsuid, o.fsgid = o.probeUID, o.probeGID
+	self := realPath(t, "/proc/self/exe")
+	if err := syscall.Stat(self, &st); err != nil {
+		t.Fatal(err)
+	}
+	code := filepath.Join(t.TempDir(), "libcode.so")
+	if err := os.WriteFile(code, []byte("code"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var cst syscall.Stat_t
+	if err := syscall.Stat(code, &cst); err != nil {
+		t.Fatal(err)
+	}
+	o.merge(self, "", []mapping{{path: self, ino: st.Ino, exec: true}, {path: lib, ino: 0}, {path: code, ino: cst.Ino, exec: true}}, false)
+	entries, notes = o.settle()
+	want := []inventory.ReachEntry{{Path: self, Via: "executed by the application", Observed: true}, {Path: code, Via: "mapped by " + self, Observed: true}}
+	slices.SortFunc(want, func(a, b inventory.ReachEntry) int { return strings.Compare(a.Path, b.Path) })
+	if !slices.Equal(entries, want) || len(notes) != 0 {
+		t.Errorf("entries %+v, notes %q; want %+v", entries, notes, want)
 	}
 }
