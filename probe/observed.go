@@ -56,7 +56,7 @@ func judgeObserved(spec Spec, static *Report, observed []inventory.ReachEntry, u
 		c.Detail = fmt.Sprintf("it loaded %d files, %d beyond its static reach, none bypassing the module", len(observed), len(extra))
 	}
 	if len(unobserved) > 0 {
-		c.Detail += fmt.Sprintf("; %d processes could not be observed", len(unobserved))
+		c.Detail += fmt.Sprintf("; %d things could not be observed (reach.unresolved says which)", len(unobserved))
 	}
 	return c, inv
 }
