@@ -139,7 +139,12 @@ func (inv *Inventory) finish(strict bool, exceptions []Exception) {
 		}
 		inv.Summary[f.Kind]++
 	}
-	sort.Slice(inv.Findings, func(i, j int) bool {
+	inv.sortFindings()
+}
+
+// sortFindings orders the findings by path, then kind.
+func (inv *Inventory) sortFindings() {
+	sort.SliceStable(inv.Findings, func(i, j int) bool {
 		a, b := inv.Findings[i], inv.Findings[j]
 		if a.Path != b.Path {
 			return a.Path < b.Path
@@ -196,11 +201,5 @@ func (inv *Inventory) AddObserved(observed *Inventory) {
 			inv.Summary[f.Kind]++
 		}
 	}
-	sort.SliceStable(inv.Findings, func(i, j int) bool {
-		a, b := inv.Findings[i], inv.Findings[j]
-		if a.Path != b.Path {
-			return a.Path < b.Path
-		}
-		return a.Kind < b.Kind
-	})
+	inv.sortFindings()
 }

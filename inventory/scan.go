@@ -59,14 +59,7 @@ var skipDirs = map[string]bool{"/proc": true, "/sys": true, "/dev": true}
 
 // Scan walks the image at root and returns its crypto inventory.
 func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
-	s := &scanner{root: root, opts: opts, inv: &Inventory{}}
-	s.libDirs = LibraryDirs(root, opts.Env)
-	sysEnv := maps.Clone(opts.Env)
-	delete(sysEnv, "LD_LIBRARY_PATH")
-	s.judge = newReachJudge(opts.Reach, LibraryDirs(root, sysEnv), opts)
-	if opts.VerifiedLibcrypto != "" {
-		s.verified, _ = root.Real(opts.VerifiedLibcrypto)
-	}
+	s := newScanner(root, opts)
 	type file struct{ hostPath, name string }
 	var files []file
 	err := filepath.WalkDir(root.Dir, func(p string, d fs.DirEntry, err error) error {
@@ -142,14 +135,7 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 // as Scan would in the same image: what the application was seen to load
 // that its static reach did not hold.
 func ScanFiles(root imagefs.Root, names []string, opts Options) *Inventory {
-	s := &scanner{root: root, opts: opts, inv: &Inventory{}}
-	s.libDirs = LibraryDirs(root, opts.Env)
-	if opts.VerifiedLibcrypto != "" {
-		s.verified, _ = root.Real(opts.VerifiedLibcrypto)
-	}
-	sysEnv := maps.Clone(opts.Env)
-	delete(sysEnv, "LD_LIBRARY_PATH")
-	s.judge = newReachJudge(opts.Reach, LibraryDirs(root, sysEnv), opts)
+	s := newScanner(root, opts)
 	for _, name := range names {
 		real, err := root.Real(name)
 		if err != nil {
@@ -169,6 +155,19 @@ func ScanFiles(root imagefs.Root, names []string, opts Options) *Inventory {
 	s.inv.Reach = opts.Reach
 	s.inv.finish(opts.Strict, opts.Exceptions)
 	return s.inv
+}
+
+func newScanner(root imagefs.Root, opts Options) *scanner {
+	s := &scanner{root: root, opts: opts, inv: &Inventory{}}
+	s.libDirs = LibraryDirs(root, opts.Env)
+	if opts.VerifiedLibcrypto != "" {
+		s.verified, _ = root.Real(opts.VerifiedLibcrypto)
+	}
+	// The system directories, where the distribution's libraries are.
+	sysEnv := maps.Clone(opts.Env)
+	delete(sysEnv, "LD_LIBRARY_PATH")
+	s.judge = newReachJudge(opts.Reach, LibraryDirs(root, sysEnv), opts)
+	return s
 }
 
 type scanner struct {
