@@ -2,10 +2,12 @@ package probe
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -161,7 +163,8 @@ func inetEndpoint(ip net.IP, port uint16) string {
 	return net.JoinHostPort(ip.String(), fmt.Sprint(port))
 }
 
-// newListeners returns the sockets that listen now and did not in before.
+// newListeners returns the sockets that listen now and did not in before,
+// in the order of their networks and addresses (TCP first).
 func newListeners(before map[string]endpoint) []endpoint {
 	var eps []endpoint
 	for inode, e := range listeningSockets() {
@@ -169,5 +172,8 @@ func newListeners(before map[string]endpoint) []endpoint {
 			eps = append(eps, e)
 		}
 	}
+	slices.SortFunc(eps, func(a, b endpoint) int {
+		return cmp.Or(cmp.Compare(a.Network, b.Network), cmp.Compare(a.Address, b.Address))
+	})
 	return eps
 }

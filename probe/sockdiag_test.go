@@ -1,12 +1,14 @@
 package probe
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"maps"
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -157,6 +159,13 @@ func TestListeningSocketsInANetworkNamespace(t *testing.T) {
 		}
 		if off := diagOff.Load(); off != 0 {
 			t.Errorf("sock_diag turned off for sources %05b", off)
+		}
+		// The new listeners come in a fixed order: TCP first.
+		eps := newListeners(nil)
+		if len(eps) != len(want) || eps[0].Network != "tcp" || !slices.IsSortedFunc(eps, func(a, b endpoint) int {
+			return cmp.Or(cmp.Compare(a.Network, b.Network), cmp.Compare(a.Address, b.Address))
+		}) {
+			t.Errorf("new listeners %v", eps)
 		}
 		return
 	}
