@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -114,7 +115,9 @@ func setBool(dst *bool, v string) error {
 	return nil
 }
 
-var errInvalid = fmt.Errorf("invalid value")
+// errInvalid is what a setter returns when the option's accepted values
+// say all there is to say.
+var errInvalid = errors.New("invalid value")
 
 func setSeconds(dst *float64, v string) error {
 	f, err := strconv.ParseFloat(v, 64)
@@ -146,20 +149,24 @@ func parseCheck(v string) ([]string, error) {
 
 // ParseOptions reads the options from the build's build-args and the
 // Dockerfile's global ARG defaults; a build-arg wins over a default. An
-// invalid value, or an unknown FIPSGATE_ name, is an error that names the
-// option and what it accepts.
+// invalid value, or an unknown FIPSGATE_ name, is an *OptionError that
+// names the option, where it was set and what it accepts.
 func ParseOptions(buildArgs, argDefaults map[string]string) (Options, error) {
 	o := DefaultOptions
-	merged := map[string]struct{ value, from string }{}
+	type setting struct {
+		value          string
+		fromDockerfile bool
+	}
+	merged := map[string]setting{}
 	for k, v := range argDefaults {
-		merged[k] = struct{ value, from string }{v, "the Dockerfile's ARG " + k}
+		merged[k] = setting{v, true}
 	}
 	for k, v := range buildArgs {
-		merged[k] = struct{ value, from string }{v, "--build-arg " + k}
+		merged[k] = setting{v, false}
 	}
 	names := make([]string, 0, len(merged))
 	for k := range merged {
-		if strings.HasPrefix(k, "FIPSGATE_") {
+		if strings.HasPrefix(k, optionPrefix) {
 			names = append(names, k)
 		}
 	}
@@ -168,14 +175,52 @@ func ParseOptions(buildArgs, argDefaults map[string]string) (Options, error) {
 		v := merged[name]
 		opt, ok := options[name]
 		if !ok {
-			return Options{}, fmt.Errorf("%s: unknown fipsgate option; known options: %s", v.from, strings.Join(optionNames(), ", "))
+			return Options{}, &OptionError{Name: name, Value: v.value, FromDockerfile: v.fromDockerfile, Unknown: true}
 		}
 		if err := opt.set(&o, v.value); err != nil {
-			return Options{}, fmt.Errorf("%s=%q: invalid value (%v); accepted: %s", v.from, v.value, err, opt.accepted)
+			oe := &OptionError{Name: name, Value: v.value, FromDockerfile: v.fromDockerfile, Accepted: opt.accepted}
+			if !errors.Is(err, errInvalid) {
+				oe.Reason = err
+			}
+			return Options{}, oe
 		}
 	}
 	return o, nil
 }
+
+const optionPrefix = "FIPSGATE_"
+
+// OptionError is an unknown FIPSGATE_* name, or an invalid value of a
+// known one.
+type OptionError struct {
+	Name, Value string
+	// FromDockerfile tells the value came from a global ARG of the
+	// Dockerfile, not a build-arg.
+	FromDockerfile bool
+	// Unknown: no option has that name.
+	Unknown bool
+	// Accepted says what the option accepts; Reason, when not nil, why
+	// the value is not that.
+	Accepted string
+	Reason   error
+}
+
+func (e *OptionError) Error() string {
+	from := "--build-arg " + e.Name
+	if e.FromDockerfile {
+		from = "the Dockerfile's ARG " + e.Name
+	}
+	if e.Unknown {
+		return fmt.Sprintf("%s: unknown fipsgate option; known options: %s", from, strings.Join(optionNames(), ", "))
+	}
+	msg := fmt.Sprintf("%s=%q: invalid value", from, e.Value)
+	if e.Reason != nil {
+		msg += " (" + e.Reason.Error() + ")"
+	}
+	return msg + "; accepted: " + e.Accepted
+}
+
+func (e *OptionError) Unwrap() error { return e.Reason }
 
 func optionNames() []string {
 	names := make([]string, 0, len(options))

@@ -42,13 +42,14 @@ func TestParseOptions(t *testing.T) {
 			buildArgs: map[string]string{"FIPSGATE_CHECK": "none"},
 			want:      Options{Mode: ModeEnforce, TimeoutSeconds: 30, CheckSet: true},
 		},
-		{name: "bad mode", buildArgs: map[string]string{"FIPSGATE_MODE": "strict"}, wantErr: `--build-arg FIPSGATE_MODE="strict": invalid value (invalid value); accepted: enforce, warn or off`},
-		{name: "bad mode in the Dockerfile", defaults: map[string]string{"FIPSGATE_MODE": "yes"}, wantErr: `the Dockerfile's ARG FIPSGATE_MODE="yes"`},
+		{name: "bad mode", buildArgs: map[string]string{"FIPSGATE_MODE": "strict"}, wantErr: `--build-arg FIPSGATE_MODE="strict": invalid value; accepted: enforce, warn or off`},
+		{name: "bad mode in the Dockerfile", defaults: map[string]string{"FIPSGATE_MODE": "yes"}, wantErr: `the Dockerfile's ARG FIPSGATE_MODE="yes": invalid value; accepted: enforce, warn or off`},
 		{name: "bad timeout", buildArgs: map[string]string{"FIPSGATE_TIMEOUT_SECONDS": "0"}, wantErr: "greater than 0"},
 		{name: "bad regexp", buildArgs: map[string]string{"FIPSGATE_EXPECT_FAILURE": "("}, wantErr: "regular expression"},
 		{name: "bad bool", buildArgs: map[string]string{"FIPSGATE_REQUIRE_VALIDATED": "maybe"}, wantErr: "true or false"},
 		{name: "bad exec form", buildArgs: map[string]string{"FIPSGATE_CHECK": `["/app",`}, wantErr: "JSON array"},
-		{name: "unknown option", buildArgs: map[string]string{"FIPSGATE_MOD": "warn"}, wantErr: "unknown fipsgate option; known options: FIPSGATE_CHECK"},
+		{name: "bad regexp says why", buildArgs: map[string]string{"FIPSGATE_EXPECT_FAILURE": "("}, wantErr: "--build-arg FIPSGATE_EXPECT_FAILURE=\"(\": invalid value (error parsing regexp: missing closing ): `(`); accepted: a regular expression (Go RE2 syntax)"},
+		{name: "unknown option", buildArgs: map[string]string{"FIPSGATE_FOO": "warn"}, wantErr: "--build-arg FIPSGATE_FOO: unknown fipsgate option; known options: FIPSGATE_CHECK, FIPSGATE_EXCEPTIONS,"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseOptions(tc.buildArgs, tc.defaults)
