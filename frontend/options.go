@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/moby/buildkit/util/suggest"
 )
 
 // Modes of FIPSGATE_MODE.
@@ -151,6 +154,11 @@ func parseCheck(v string) ([]string, error) {
 // Dockerfile's global ARG defaults; a build-arg wins over a default. An
 // invalid value, or an unknown FIPSGATE_ name, is an *OptionError that
 // names the option, where it was set and what it accepts.
+//
+// An unknown name is an error, not a warning: fipsgate is a gate, and an
+// option that tightens it (FIPSGATE_REQUIRE_VALIDATED, FIPSGATE_STRICT)
+// silently ignored for a typo would let through what it was set to stop.
+// Any name that starts with FIPSGATE_, in any case, is fipsgate's.
 func ParseOptions(buildArgs, argDefaults map[string]string) (Options, error) {
 	o := DefaultOptions
 	type setting struct {
@@ -166,7 +174,7 @@ func ParseOptions(buildArgs, argDefaults map[string]string) (Options, error) {
 	}
 	names := make([]string, 0, len(merged))
 	for k := range merged {
-		if strings.HasPrefix(k, optionPrefix) {
+		if IsOptionName(k) {
 			names = append(names, k)
 		}
 	}
@@ -175,7 +183,7 @@ func ParseOptions(buildArgs, argDefaults map[string]string) (Options, error) {
 		v := merged[name]
 		opt, ok := options[name]
 		if !ok {
-			return Options{}, &OptionError{Name: name, Value: v.value, FromDockerfile: v.fromDockerfile, Unknown: true}
+			return Options{}, &OptionError{Name: name, Value: v.value, FromDockerfile: v.fromDockerfile, Unknown: true, Suggestion: suggestOption(name)}
 		}
 		if err := opt.set(&o, v.value); err != nil {
 			oe := &OptionError{Name: name, Value: v.value, FromDockerfile: v.fromDockerfile, Accepted: opt.accepted}
@@ -188,6 +196,11 @@ func ParseOptions(buildArgs, argDefaults map[string]string) (Options, error) {
 	return o, nil
 }
 
+// IsOptionName tells whether a build-arg or ARG name is fipsgate's.
+func IsOptionName(name string) bool {
+	return len(name) >= len(optionPrefix) && strings.EqualFold(name[:len(optionPrefix)], optionPrefix)
+}
+
 const optionPrefix = "FIPSGATE_"
 
 // OptionError is an unknown FIPSGATE_* name, or an invalid value of a
@@ -197,8 +210,10 @@ type OptionError struct {
 	// FromDockerfile tells the value came from a global ARG of the
 	// Dockerfile, not a build-arg.
 	FromDockerfile bool
-	// Unknown: no option has that name.
-	Unknown bool
+	// Unknown: no option has that name; Suggestion, when not empty, is
+	// the one likely meant.
+	Unknown    bool
+	Suggestion string
 	// Accepted says what the option accepts; Reason, when not nil, why
 	// the value is not that.
 	Accepted string
@@ -211,6 +226,9 @@ func (e *OptionError) Error() string {
 		from = "the Dockerfile's ARG " + e.Name
 	}
 	if e.Unknown {
+		if e.Suggestion != "" {
+			return fmt.Sprintf("%s: unknown fipsgate option (did you mean %s?)", from, e.Suggestion)
+		}
 		return fmt.Sprintf("%s: unknown fipsgate option; known options: %s", from, strings.Join(optionNames(), ", "))
 	}
 	msg := fmt.Sprintf("%s=%q: invalid value", from, e.Value)
@@ -221,6 +239,41 @@ func (e *OptionError) Error() string {
 }
 
 func (e *OptionError) Unwrap() error { return e.Reason }
+
+// suggestOption names the option an unknown name most likely meant, or
+// "": the same name in another case, then a typo (BuildKit's suggest, as
+// for a misspelt stage name), then the one option that shares the most
+// words with it (FIPSGATE_TIMEOUT: FIPSGATE_TIMEOUT_SECONDS).
+func suggestOption(name string) string {
+	names := optionNames()
+	upper := strings.ToUpper(name)
+	for _, n := range names {
+		if n == upper {
+			return n
+		}
+	}
+	if m, ok := suggest.Search(upper, names, true); ok {
+		return m
+	}
+	words := strings.Split(upper[len(optionPrefix):], "_")
+	best, bestShared := "", 0
+	for _, n := range names {
+		shared := 0
+		for _, w := range strings.Split(n[len(optionPrefix):], "_") {
+			if w != "" && slices.Contains(words, w) {
+				shared++
+			}
+		}
+		switch {
+		case shared > bestShared:
+			best, bestShared = n, shared
+		case shared == bestShared:
+			// A tie (FIPSGATE_SECONDS) suggests nothing.
+			best = ""
+		}
+	}
+	return best
+}
 
 func optionNames() []string {
 	names := make([]string, 0, len(options))

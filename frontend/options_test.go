@@ -50,6 +50,9 @@ func TestParseOptions(t *testing.T) {
 		{name: "bad exec form", buildArgs: map[string]string{"FIPSGATE_CHECK": `["/app",`}, wantErr: "JSON array"},
 		{name: "bad regexp says why", buildArgs: map[string]string{"FIPSGATE_EXPECT_FAILURE": "("}, wantErr: "--build-arg FIPSGATE_EXPECT_FAILURE=\"(\": invalid value (error parsing regexp: missing closing ): `(`); accepted: a regular expression (Go RE2 syntax)"},
 		{name: "unknown option", buildArgs: map[string]string{"FIPSGATE_FOO": "warn"}, wantErr: "--build-arg FIPSGATE_FOO: unknown fipsgate option; known options: FIPSGATE_CHECK, FIPSGATE_EXCEPTIONS,"},
+		{name: "unknown option, a typo", buildArgs: map[string]string{"FIPSGATE_MOD": "warn"}, wantErr: "--build-arg FIPSGATE_MOD: unknown fipsgate option (did you mean FIPSGATE_MODE?)"},
+		{name: "unknown option in the Dockerfile", defaults: map[string]string{"FIPSGATE_TIMEOUT": "5"}, wantErr: "the Dockerfile's ARG FIPSGATE_TIMEOUT: unknown fipsgate option (did you mean FIPSGATE_TIMEOUT_SECONDS?)"},
+		{name: "lower case is fipsgate's too", buildArgs: map[string]string{"fipsgate_strict": "true"}, wantErr: "--build-arg fipsgate_strict: unknown fipsgate option (did you mean FIPSGATE_STRICT?)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseOptions(tc.buildArgs, tc.defaults)
@@ -66,6 +69,33 @@ func TestParseOptions(t *testing.T) {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSuggestOption(t *testing.T) {
+	for name, want := range map[string]string{
+		"FIPSGATE_MOD":              "FIPSGATE_MODE",
+		"FIPSGATE_STRIKT":           "FIPSGATE_STRICT",
+		"FIPSGATE_EXCEPTION":        "FIPSGATE_EXCEPTIONS",
+		"fipsgate_mode":             "FIPSGATE_MODE",
+		"Fipsgate_Check":            "FIPSGATE_CHECK",
+		"FIPSGATE_TIMEOUT":          "FIPSGATE_TIMEOUT_SECONDS",
+		"FIPSGATE_TIMEOUT_SECS":     "FIPSGATE_TIMEOUT_SECONDS",
+		"FIPSGATE_READY":            "FIPSGATE_READY_SECONDS",
+		"FIPSGATE_VALIDATED":        "FIPSGATE_REQUIRE_VALIDATED",
+		"FIPSGATE_REQUIRE":          "FIPSGATE_REQUIRE_VALIDATED",
+		"FIPSGATE_REQUEST":          "FIPSGATE_PROBE_REQUEST",
+		"FIPSGATE_CHECK_COMMAND":    "FIPSGATE_CHECK",
+		"FIPSGATE_EXPECTED_FAILURE": "FIPSGATE_EXPECT_FAILURE",
+		// Nothing it could mean, or more than one thing.
+		"FIPSGATE_":              "",
+		"FIPSGATE_FOO":           "",
+		"FIPSGATE_SECONDS":       "",
+		"FIPSGATE_READY_TIMEOUT": "",
+	} {
+		if got := suggestOption(name); got != want {
+			t.Errorf("suggestOption(%q) = %q, want %q", name, got, want)
+		}
 	}
 }
 
