@@ -5,8 +5,12 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/fipsgate/fipsgate/checkgraph"
+	"github.com/fipsgate/fipsgate/probe"
 )
 
 // withGlobalArgs copies dir's Dockerfile into a new context with lines put
@@ -94,10 +98,65 @@ func TestOptionErrors(t *testing.T) {
 				} else if !strings.Contains(r.output, tc.wantLine) {
 					t.Errorf("the error does not point at the ARG; want\n%s\nin\n%s", tc.wantLine, r.output)
 				}
-				if strings.Contains(r.output, "[fipsgate ") {
+				if strings.Contains(r.output, "["+checkgraph.Name+" ") {
 					t.Errorf("checks ran with an invalid option:\n%s", r.output)
 				}
 			})
 		}
+	}
+}
+
+// vertexStatus is how a vertex named name ended in plain progress output:
+// CACHED, DONE or ERROR ("" if it never showed).
+func vertexStatus(output, name string) string {
+	m := regexp.MustCompile(`(?m)^#(\d+) ` + regexp.QuoteMeta(name) + `$`).FindStringSubmatch(output)
+	if m == nil {
+		return ""
+	}
+	s := regexp.MustCompile(`(?m)^#` + m[1] + ` (CACHED|DONE|ERROR)\b`).FindStringSubmatch(output)
+	if s == nil {
+		return ""
+	}
+	return s[1]
+}
+
+// TestNoCacheFilter: --no-cache-filter fipsgate runs the checks again and
+// takes the image's own stages from the cache.
+func TestNoCacheFilter(t *testing.T) {
+	dir := testdata(t, "verify", "base-image")
+	const step = `[2/2] RUN echo "no application here" > /etc/motd`
+	var checks []string
+	for _, run := range (probe.Spec{}).Runs() {
+		checks = append(checks, "["+checkgraph.Name+" linux/amd64] "+checkgraph.RunTitle(run))
+	}
+	for _, c := range clis {
+		t.Run(c.name(), func(t *testing.T) {
+			b := build{
+				contextDir: dir,
+				dockerfile: withSyntax(t, filepath.Join(dir, "Dockerfile"), frontendImage),
+				buildArgs:  map[string]string{"BASE": fipsBase()},
+				platforms:  []string{"linux/amd64"},
+			}
+			mustSucceed(t, "the first build", c.run(t, b))
+			again := c.run(t, b)
+			mustSucceed(t, "the unchanged rebuild", again)
+			for _, v := range append([]string{step}, checks...) {
+				if got := vertexStatus(again.output, v); got != "CACHED" {
+					t.Errorf("the unchanged rebuild: %q %s, want CACHED:\n%s", v, got, again.output)
+				}
+			}
+
+			b.noCacheFilter = []string{checkgraph.Name}
+			filtered := c.run(t, b)
+			mustSucceed(t, "the rebuild with --no-cache-filter "+checkgraph.Name, filtered)
+			if got := vertexStatus(filtered.output, step); got != "CACHED" {
+				t.Errorf("--no-cache-filter %s: the image's step %q %s, want CACHED:\n%s", checkgraph.Name, step, got, filtered.output)
+			}
+			for _, v := range checks {
+				if got := vertexStatus(filtered.output, v); got != "DONE" {
+					t.Errorf("--no-cache-filter %s: the check %q %s, want DONE (run again):\n%s", checkgraph.Name, v, got, filtered.output)
+				}
+			}
+		})
 	}
 }

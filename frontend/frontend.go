@@ -156,7 +156,7 @@ func verify(ctx context.Context, c client.Client, bc *dockerui.Client, res *clie
 	if err != nil {
 		return nil, err
 	}
-	platforms, err := runChecks(ctx, c, targets, opts, bc.IsNoCache(""))
+	platforms, err := runChecks(ctx, c, targets, opts, checksNoCache(bc))
 	if err != nil {
 		err = fmt.Errorf("fipsgate: verification could not complete, so nothing is attested: %w", err)
 		if opts.Mode == ModeWarn {
@@ -181,6 +181,14 @@ func verify(ctx context.Context, c client.Client, bc *dockerui.Client, res *clie
 		return nil, fmt.Errorf("fipsgate: attaching the attestation: %w", err)
 	}
 	return res, nil
+}
+
+// checksNoCache tells whether the checks run again rather than come from
+// the cache: with --no-cache, and with --no-cache-filter naming
+// checkgraph.Name as if it were a stage (the image's stages, unless named
+// too, still come from the cache).
+func checksNoCache(bc *dockerui.Client) bool {
+	return bc.IsNoCache(checkgraph.Name)
 }
 
 func warn(ctx context.Context, c client.Client, msg string) error {
@@ -351,7 +359,7 @@ func attest(ctx context.Context, c client.Client, res *client.Result, platforms 
 		}
 		name := "/" + strings.NewReplacer("/", "-", ":", "-").Replace(t.ID) + ".fipsgate.json"
 		files[t.ID] = name
-		st = st.File(llb.Mkfile(name, 0o644, dt), llb.WithCustomName(fmt.Sprintf("[fipsgate %s] attestation", t.ID)))
+		st = st.File(llb.Mkfile(name, 0o644, dt), llb.WithCustomName(fmt.Sprintf("[%s %s] attestation", checkgraph.Name, t.ID)))
 	}
 	ref, err := solve(ctx, c, st)
 	if err != nil {

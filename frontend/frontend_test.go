@@ -6,7 +6,10 @@ import (
 	"testing"
 
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	"github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/solver/pb"
 )
 
 // TestReadOptionsSource: an error about a value the Dockerfile set carries
@@ -86,5 +89,41 @@ func TestReadOptionsSource(t *testing.T) {
 				t.Errorf("the error's source lines are %v, want %v", lines, tc.wantLines)
 			}
 		})
+	}
+}
+
+// optsClient is a gateway client that answers BuildOpts alone, all that
+// dockerui.NewClient reads.
+type optsClient struct {
+	client.Client
+	opts map[string]string
+}
+
+func (c optsClient) BuildOpts() client.BuildOpts {
+	return client.BuildOpts{Opts: c.opts, LLBCaps: pb.Caps.CapSet(pb.Caps.All())}
+}
+
+// The checks run again with --no-cache, and with --no-cache-filter naming
+// them as the README documents, whatever else the filter names; a filter
+// of the image's stages alone leaves them cached.
+func TestChecksNoCache(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts map[string]string
+		want bool
+	}{
+		{"no option", nil, false},
+		{"--no-cache", map[string]string{"no-cache": ""}, true},
+		{"--no-cache-filter fipsgate", map[string]string{"no-cache": "fipsgate"}, true},
+		{"--no-cache-filter build,FIPSGATE", map[string]string{"no-cache": "build,FIPSGATE"}, true},
+		{"--no-cache-filter build", map[string]string{"no-cache": "build"}, false},
+	} {
+		bc, err := dockerui.NewClient(optsClient{opts: tc.opts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := checksNoCache(bc); got != tc.want {
+			t.Errorf("%s: checks ignore the cache: %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
