@@ -28,11 +28,19 @@ type Target struct {
 	Spec probe.Spec
 }
 
+// Name names the checks the way a Dockerfile names a stage: every vertex
+// of the graph is named "[fipsgate …] …", and the build option
+// --no-cache-filter fipsgate (dockerui's IsNoCache(Name)) runs the checks
+// again while the image's own stages come from the cache.
+const Name = "fipsgate"
+
 // Options applies to every vertex of the graph.
 type Options struct {
 	// Probe is the frontend image (gateway CurrentFrontend): its
 	// /bin/fipsgate is the probe.
-	Probe       llb.State
+	Probe llb.State
+	// IgnoreCache runs every check container again (--no-cache, or
+	// --no-cache-filter naming Name).
 	IgnoreCache bool
 }
 
@@ -56,7 +64,7 @@ func RunTitle(run string) string {
 }
 
 func vertexName(id, what string) string {
-	return fmt.Sprintf("[fipsgate %s] %s", id, what)
+	return fmt.Sprintf("[%s %s] %s", Name, id, what)
 }
 
 // probeExec runs the probe for one run, with the image as the container's
@@ -105,5 +113,5 @@ func Checks(targets []Target, o Options) llb.State {
 			outputs = append(outputs, probeExec(t, run, o))
 		}
 	}
-	return llb.Merge(outputs, llb.WithCustomName("[fipsgate] collect results"))
+	return llb.Merge(outputs, llb.WithCustomName("["+Name+"] collect results"))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/fipsgate/fipsgate/probe"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
 )
 
 func TestResultFile(t *testing.T) {
@@ -125,5 +126,50 @@ func TestGraphWithoutApplication(t *testing.T) {
 	names := string(joinDef(def))
 	if !strings.Contains(names, RunTitle(probe.RunStatic)) || strings.Contains(names, RunTitle(probe.RunApp)) {
 		t.Errorf("vertices:\n%s", names)
+	}
+}
+
+// IgnoreCache (--no-cache, --no-cache-filter fipsgate) runs every check
+// container again, and only those: what the image is built from keeps its
+// cache.
+func TestIgnoreCache(t *testing.T) {
+	target := Target{ID: "linux/amd64", Rootfs: llb.Image("example.com/app:1"), Spec: probe.Spec{Platform: "linux/amd64", App: []string{"/app"}}}
+	for _, ignore := range []bool{false, true} {
+		def, err := Checks([]Target{target}, Options{Probe: llb.Image("example.com/fipsgate:1"), IgnoreCache: ignore}).Marshal(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		execs := 0
+		for _, dt := range def.Def {
+			var op pb.Op
+			if err := op.UnmarshalVT(dt); err != nil {
+				t.Fatal(err)
+			}
+			md := def.Metadata[digest.FromBytes(dt)]
+			if op.GetExec() != nil {
+				execs++
+				if md.IgnoreCache != ignore {
+					t.Errorf("IgnoreCache %v: the check %q has IgnoreCache %v", ignore, md.Description["llb.customname"], md.IgnoreCache)
+				}
+			} else if md.IgnoreCache {
+				t.Errorf("IgnoreCache %v: %q, not a check container, ignores the cache", ignore, md.Description["llb.customname"])
+			}
+		}
+		if execs != len(probe.Runs()) {
+			t.Errorf("%d check containers, want %d", execs, len(probe.Runs()))
+		}
+	}
+}
+
+func TestVertexNamesBeginWithName(t *testing.T) {
+	target := Target{ID: "linux/amd64", Rootfs: llb.Image("example.com/app:1"), Spec: probe.Spec{Platform: "linux/amd64", App: []string{"/app"}}}
+	def, err := Checks([]Target{target}, Options{Probe: llb.Image("example.com/fipsgate:1")}).Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range strings.Split(strings.TrimSpace(string(joinDef(def))), "\n") {
+		if name != "" && !strings.HasPrefix(name, "["+Name+" ") && !strings.HasPrefix(name, "["+Name+"]") {
+			t.Errorf("vertex %q is not named for the checks (%q)", name, Name)
+		}
 	}
 }

@@ -27,6 +27,7 @@ type build struct {
 	image         string            // pushed here when set
 	call          string            // a subrequest (outline, targets, check) instead of a build
 	noCache       bool              // --no-cache
+	noCacheFilter []string          // --no-cache-filter
 }
 
 // result is what a CLI run left behind.
@@ -100,6 +101,9 @@ func (buildctlCLI) run(t *testing.T, b build) result {
 	if b.noCache {
 		args = append(args, "--no-cache")
 	}
+	if len(b.noCacheFilter) > 0 {
+		args = append(args, "--opt", "no-cache="+strings.Join(b.noCacheFilter, ","))
+	}
 	if len(b.platforms) > 0 {
 		args = append(args, "--opt", "platform="+strings.Join(b.platforms, ","))
 	}
@@ -149,6 +153,9 @@ func (buildxCLI) run(t *testing.T, b build) result {
 	}
 	if b.noCache {
 		args = append(args, "--no-cache")
+	}
+	if len(b.noCacheFilter) > 0 {
+		args = append(args, "--no-cache-filter", strings.Join(b.noCacheFilter, ","))
 	}
 	if len(b.platforms) > 0 {
 		args = append(args, "--platform", strings.Join(b.platforms, ","))

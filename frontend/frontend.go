@@ -26,6 +26,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"
 	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/solver/pb"
 	"github.com/moby/buildkit/solver/result"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
@@ -69,26 +71,64 @@ func Build(ctx context.Context, c client.Client) (*client.Result, error) {
 }
 
 // loadOptions reads FIPSGATE_* from build-args and the Dockerfile's global
-// ARG defaults (the ARGs before the first FROM).
+// ARG defaults (the ARGs before the first FROM). An error about a value the
+// Dockerfile set points at its ARG line, as upstream's errors point at
+// theirs; one about a build-arg names the build-arg.
 func loadOptions(ctx context.Context, bc *dockerui.Client) (Options, error) {
 	src, err := bc.ReadEntrypoint(ctx, "Dockerfile")
 	if err != nil {
 		return Options{}, err
 	}
+	return readOptions(src.SourceMap, bc.BuildArgs)
+}
+
+// readOptions is loadOptions once the Dockerfile is read.
+func readOptions(dockerfile *llb.SourceMap, buildArgs map[string]string) (Options, error) {
 	defaults := map[string]string{}
+	where := map[string][]parser.Range{}
 	// A Dockerfile the upstream builder rejects gets its error from there.
-	if ast, err := parser.Parse(bytes.NewReader(src.Data)); err == nil {
+	if ast, err := parser.Parse(bytes.NewReader(dockerfile.Data)); err == nil {
 		if _, metaArgs, err := instructions.Parse(ast.AST, nil); err == nil {
 			for _, a := range metaArgs {
 				for _, kv := range a.Args {
 					if kv.Value != nil {
 						defaults[kv.Key] = *kv.Value
+						where[kv.Key] = a.Location()
 					}
 				}
 			}
 		}
 	}
-	return ParseOptions(bc.BuildArgs, defaults)
+	opts, err := ParseOptions(buildArgs, defaults)
+	var oe *OptionError
+	if errors.As(err, &oe) && oe.FromDockerfile {
+		err = withSource(parser.WithLocation(err, where[oe.Name]), dockerfile)
+	}
+	return opts, err
+}
+
+// withSource attaches the Dockerfile's lines an error's locations name,
+// which clients print with the error, as the upstream builder does for its
+// own errors.
+func withSource(err error, sm *llb.SourceMap) error {
+	var le *parser.LocationError
+	if sm == nil || !errors.As(err, &le) {
+		return err
+	}
+	for _, loc := range le.Locations {
+		s := &errdefs.Source{Info: &pb.SourceInfo{Data: sm.Data, Filename: sm.Filename, Language: sm.Language}}
+		if sm.Definition != nil {
+			s.Info.Definition = sm.Definition.ToPB()
+		}
+		for _, r := range loc {
+			s.Ranges = append(s.Ranges, &pb.Range{
+				Start: &pb.Position{Line: int32(r.Start.Line), Character: int32(r.Start.Character)},
+				End:   &pb.Position{Line: int32(r.End.Line), Character: int32(r.End.Character)},
+			})
+		}
+		err = errdefs.WithSource(err, s)
+	}
+	return err
 }
 
 // frontendState is the image this frontend runs from: its binary is the probe.
@@ -116,7 +156,7 @@ func verify(ctx context.Context, c client.Client, bc *dockerui.Client, res *clie
 	if err != nil {
 		return nil, err
 	}
-	platforms, err := runChecks(ctx, c, targets, opts, bc.IsNoCache(""))
+	platforms, err := runChecks(ctx, c, targets, opts, checksNoCache(bc))
 	if err != nil {
 		err = fmt.Errorf("fipsgate: verification could not complete, so nothing is attested: %w", err)
 		if opts.Mode == ModeWarn {
@@ -141,6 +181,14 @@ func verify(ctx context.Context, c client.Client, bc *dockerui.Client, res *clie
 		return nil, fmt.Errorf("fipsgate: attaching the attestation: %w", err)
 	}
 	return res, nil
+}
+
+// checksNoCache tells whether the checks run again rather than come from
+// the cache: with --no-cache, and with --no-cache-filter naming
+// checkgraph.Name as if it were a stage (the image's stages, unless named
+// too, still come from the cache).
+func checksNoCache(bc *dockerui.Client) bool {
+	return bc.IsNoCache(checkgraph.Name)
 }
 
 func warn(ctx context.Context, c client.Client, msg string) error {
@@ -311,7 +359,7 @@ func attest(ctx context.Context, c client.Client, res *client.Result, platforms 
 		}
 		name := "/" + strings.NewReplacer("/", "-", ":", "-").Replace(t.ID) + ".fipsgate.json"
 		files[t.ID] = name
-		st = st.File(llb.Mkfile(name, 0o644, dt), llb.WithCustomName(fmt.Sprintf("[fipsgate %s] attestation", t.ID)))
+		st = st.File(llb.Mkfile(name, 0o644, dt), llb.WithCustomName(fmt.Sprintf("[%s %s] attestation", checkgraph.Name, t.ID)))
 	}
 	ref, err := solve(ctx, c, st)
 	if err != nil {

@@ -2,11 +2,15 @@ package frontend
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/moby/buildkit/util/suggest"
 )
 
 // Modes of FIPSGATE_MODE.
@@ -114,7 +118,9 @@ func setBool(dst *bool, v string) error {
 	return nil
 }
 
-var errInvalid = fmt.Errorf("invalid value")
+// errInvalid is what a setter returns when the option's accepted values
+// say all there is to say.
+var errInvalid = errors.New("invalid value")
 
 func setSeconds(dst *float64, v string) error {
 	f, err := strconv.ParseFloat(v, 64)
@@ -146,20 +152,29 @@ func parseCheck(v string) ([]string, error) {
 
 // ParseOptions reads the options from the build's build-args and the
 // Dockerfile's global ARG defaults; a build-arg wins over a default. An
-// invalid value, or an unknown FIPSGATE_ name, is an error that names the
-// option and what it accepts.
+// invalid value, or an unknown FIPSGATE_ name, is an *OptionError that
+// names the option, where it was set and what it accepts.
+//
+// An unknown name is an error, not a warning: fipsgate is a gate, and an
+// option that tightens it (FIPSGATE_REQUIRE_VALIDATED, FIPSGATE_STRICT)
+// silently ignored for a typo would let through what it was set to stop.
+// Any name that starts with FIPSGATE_, in any case, is fipsgate's.
 func ParseOptions(buildArgs, argDefaults map[string]string) (Options, error) {
 	o := DefaultOptions
-	merged := map[string]struct{ value, from string }{}
+	type setting struct {
+		value          string
+		fromDockerfile bool
+	}
+	merged := map[string]setting{}
 	for k, v := range argDefaults {
-		merged[k] = struct{ value, from string }{v, "the Dockerfile's ARG " + k}
+		merged[k] = setting{v, true}
 	}
 	for k, v := range buildArgs {
-		merged[k] = struct{ value, from string }{v, "--build-arg " + k}
+		merged[k] = setting{v, false}
 	}
 	names := make([]string, 0, len(merged))
 	for k := range merged {
-		if strings.HasPrefix(k, "FIPSGATE_") {
+		if IsOptionName(k) {
 			names = append(names, k)
 		}
 	}
@@ -168,13 +183,96 @@ func ParseOptions(buildArgs, argDefaults map[string]string) (Options, error) {
 		v := merged[name]
 		opt, ok := options[name]
 		if !ok {
-			return Options{}, fmt.Errorf("%s: unknown fipsgate option; known options: %s", v.from, strings.Join(optionNames(), ", "))
+			return Options{}, &OptionError{Name: name, Value: v.value, FromDockerfile: v.fromDockerfile, Unknown: true, Suggestion: suggestOption(name)}
 		}
 		if err := opt.set(&o, v.value); err != nil {
-			return Options{}, fmt.Errorf("%s=%q: invalid value (%v); accepted: %s", v.from, v.value, err, opt.accepted)
+			oe := &OptionError{Name: name, Value: v.value, FromDockerfile: v.fromDockerfile, Accepted: opt.accepted}
+			if !errors.Is(err, errInvalid) {
+				oe.Reason = err
+			}
+			return Options{}, oe
 		}
 	}
 	return o, nil
+}
+
+// IsOptionName tells whether a build-arg or ARG name is fipsgate's.
+func IsOptionName(name string) bool {
+	return len(name) >= len(optionPrefix) && strings.EqualFold(name[:len(optionPrefix)], optionPrefix)
+}
+
+const optionPrefix = "FIPSGATE_"
+
+// OptionError is an unknown FIPSGATE_* name, or an invalid value of a
+// known one.
+type OptionError struct {
+	Name, Value string
+	// FromDockerfile tells the value came from a global ARG of the
+	// Dockerfile, not a build-arg.
+	FromDockerfile bool
+	// Unknown: no option has that name; Suggestion, when not empty, is
+	// the one likely meant.
+	Unknown    bool
+	Suggestion string
+	// Accepted says what the option accepts; Reason, when not nil, why
+	// the value is not that.
+	Accepted string
+	Reason   error
+}
+
+func (e *OptionError) Error() string {
+	from := "--build-arg " + e.Name
+	if e.FromDockerfile {
+		from = "the Dockerfile's ARG " + e.Name
+	}
+	if e.Unknown {
+		if e.Suggestion != "" {
+			return fmt.Sprintf("%s: unknown fipsgate option (did you mean %s?)", from, e.Suggestion)
+		}
+		return fmt.Sprintf("%s: unknown fipsgate option; known options: %s", from, strings.Join(optionNames(), ", "))
+	}
+	msg := fmt.Sprintf("%s=%q: invalid value", from, e.Value)
+	if e.Reason != nil {
+		msg += " (" + e.Reason.Error() + ")"
+	}
+	return msg + "; accepted: " + e.Accepted
+}
+
+func (e *OptionError) Unwrap() error { return e.Reason }
+
+// suggestOption names the option an unknown name most likely meant, or
+// "": the same name in another case, then a typo (BuildKit's suggest, as
+// for a misspelt stage name), then the one option that shares the most
+// words with it (FIPSGATE_TIMEOUT: FIPSGATE_TIMEOUT_SECONDS).
+func suggestOption(name string) string {
+	names := optionNames()
+	upper := strings.ToUpper(name)
+	for _, n := range names {
+		if n == upper {
+			return n
+		}
+	}
+	if m, ok := suggest.Search(upper, names, true); ok {
+		return m
+	}
+	words := strings.Split(upper[len(optionPrefix):], "_")
+	best, bestShared := "", 0
+	for _, n := range names {
+		shared := 0
+		for _, w := range strings.Split(n[len(optionPrefix):], "_") {
+			if w != "" && slices.Contains(words, w) {
+				shared++
+			}
+		}
+		switch {
+		case shared > bestShared:
+			best, bestShared = n, shared
+		case shared == bestShared:
+			// A tie (FIPSGATE_SECONDS) suggests nothing.
+			best = ""
+		}
+	}
+	return best
 }
 
 func optionNames() []string {

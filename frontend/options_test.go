@@ -42,13 +42,17 @@ func TestParseOptions(t *testing.T) {
 			buildArgs: map[string]string{"FIPSGATE_CHECK": "none"},
 			want:      Options{Mode: ModeEnforce, TimeoutSeconds: 30, CheckSet: true},
 		},
-		{name: "bad mode", buildArgs: map[string]string{"FIPSGATE_MODE": "strict"}, wantErr: `--build-arg FIPSGATE_MODE="strict": invalid value (invalid value); accepted: enforce, warn or off`},
-		{name: "bad mode in the Dockerfile", defaults: map[string]string{"FIPSGATE_MODE": "yes"}, wantErr: `the Dockerfile's ARG FIPSGATE_MODE="yes"`},
+		{name: "bad mode", buildArgs: map[string]string{"FIPSGATE_MODE": "strict"}, wantErr: `--build-arg FIPSGATE_MODE="strict": invalid value; accepted: enforce, warn or off`},
+		{name: "bad mode in the Dockerfile", defaults: map[string]string{"FIPSGATE_MODE": "yes"}, wantErr: `the Dockerfile's ARG FIPSGATE_MODE="yes": invalid value; accepted: enforce, warn or off`},
 		{name: "bad timeout", buildArgs: map[string]string{"FIPSGATE_TIMEOUT_SECONDS": "0"}, wantErr: "greater than 0"},
 		{name: "bad regexp", buildArgs: map[string]string{"FIPSGATE_EXPECT_FAILURE": "("}, wantErr: "regular expression"},
 		{name: "bad bool", buildArgs: map[string]string{"FIPSGATE_REQUIRE_VALIDATED": "maybe"}, wantErr: "true or false"},
 		{name: "bad exec form", buildArgs: map[string]string{"FIPSGATE_CHECK": `["/app",`}, wantErr: "JSON array"},
-		{name: "unknown option", buildArgs: map[string]string{"FIPSGATE_MOD": "warn"}, wantErr: "unknown fipsgate option; known options: FIPSGATE_CHECK"},
+		{name: "bad regexp says why", buildArgs: map[string]string{"FIPSGATE_EXPECT_FAILURE": "("}, wantErr: "--build-arg FIPSGATE_EXPECT_FAILURE=\"(\": invalid value (error parsing regexp: missing closing ): `(`); accepted: a regular expression (Go RE2 syntax)"},
+		{name: "unknown option", buildArgs: map[string]string{"FIPSGATE_FOO": "warn"}, wantErr: "--build-arg FIPSGATE_FOO: unknown fipsgate option; known options: FIPSGATE_CHECK, FIPSGATE_EXCEPTIONS,"},
+		{name: "unknown option, a typo", buildArgs: map[string]string{"FIPSGATE_MOD": "warn"}, wantErr: "--build-arg FIPSGATE_MOD: unknown fipsgate option (did you mean FIPSGATE_MODE?)"},
+		{name: "unknown option in the Dockerfile", defaults: map[string]string{"FIPSGATE_TIMEOUT": "5"}, wantErr: "the Dockerfile's ARG FIPSGATE_TIMEOUT: unknown fipsgate option (did you mean FIPSGATE_TIMEOUT_SECONDS?)"},
+		{name: "lower case is fipsgate's too", buildArgs: map[string]string{"fipsgate_strict": "true"}, wantErr: "--build-arg fipsgate_strict: unknown fipsgate option (did you mean FIPSGATE_STRICT?)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseOptions(tc.buildArgs, tc.defaults)
@@ -65,6 +69,33 @@ func TestParseOptions(t *testing.T) {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestSuggestOption(t *testing.T) {
+	for name, want := range map[string]string{
+		"FIPSGATE_MOD":              "FIPSGATE_MODE",
+		"FIPSGATE_STRIKT":           "FIPSGATE_STRICT",
+		"FIPSGATE_EXCEPTION":        "FIPSGATE_EXCEPTIONS",
+		"fipsgate_mode":             "FIPSGATE_MODE",
+		"Fipsgate_Check":            "FIPSGATE_CHECK",
+		"FIPSGATE_TIMEOUT":          "FIPSGATE_TIMEOUT_SECONDS",
+		"FIPSGATE_TIMEOUT_SECS":     "FIPSGATE_TIMEOUT_SECONDS",
+		"FIPSGATE_READY":            "FIPSGATE_READY_SECONDS",
+		"FIPSGATE_VALIDATED":        "FIPSGATE_REQUIRE_VALIDATED",
+		"FIPSGATE_REQUIRE":          "FIPSGATE_REQUIRE_VALIDATED",
+		"FIPSGATE_REQUEST":          "FIPSGATE_PROBE_REQUEST",
+		"FIPSGATE_CHECK_COMMAND":    "FIPSGATE_CHECK",
+		"FIPSGATE_EXPECTED_FAILURE": "FIPSGATE_EXPECT_FAILURE",
+		// Nothing it could mean, or more than one thing.
+		"FIPSGATE_":              "",
+		"FIPSGATE_FOO":           "",
+		"FIPSGATE_SECONDS":       "",
+		"FIPSGATE_READY_TIMEOUT": "",
+	} {
+		if got := suggestOption(name); got != want {
+			t.Errorf("suggestOption(%q) = %q, want %q", name, got, want)
+		}
 	}
 }
 
