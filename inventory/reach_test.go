@@ -79,6 +79,11 @@ int main(void) { OSSL_PROVIDER_load(NULL, "default"); EVP_MD *md = EVP_MD_fetch(
 	write(in("usr/local/bin/start"), "#!/bin/sh\nset -e\n# comment: /usr/bin/md5-app is not run\necho starting\nFOO=1 exec /app/bin/app \"$@\"\n", 0o755)
 	write(in("usr/local/bin/start-env"), "#!/usr/bin/env -S sh -e\nif evp-app; then md5-app | cut -c1; fi\n", 0o755)
 	write(in("usr/local/bin/indirect"), "#!/bin/sh\n$PROG\n", 0o755)
+	write(in("app/entrypoint.sh"), "#!/bin/sh\nset -e\nexec \"$@\"\n", 0o755)
+	write(in("app/lib.sh"), "hashit() { md5-app; }\n", 0o644)
+	write(in("app/sources.sh"), "#!/bin/sh\n. /app/lib.sh\nhashit\n", 0o755)
+	write(in("app/plain.sh"), "own-sha\n", 0o644)
+	write(in("usr/local/bin/twice"), "#!/bin/sh\nenv evp-app\nenv md5-app\ncat <<EOF\nown-sha\nEOF\n", 0o755)
 	return root
 }
 
@@ -119,6 +124,13 @@ func TestResolveReach(t *testing.T) {
 			want: []string{"/usr/lib/x86_64-linux-gnu/libnettle.so.8"}},
 		{name: "a command built at run time", argv: []string{"indirect"}, want: []string{"/usr/local/bin/indirect"},
 			unresolved: "a command built at run time ($PROG)"},
+		{name: "a wrapper run twice is followed twice; a here-document is text", argv: []string{"twice"},
+			want: []string{"/usr/bin/evp-app", "/usr/bin/md5-app"}, notWant: []string{"/usr/bin/own-sha"}},
+		{name: "an option cluster with c", argv: []string{"sh", "-ec", "md5-app"}, want: []string{"/usr/bin/md5-app"}},
+		{name: "a script given to a shell", argv: []string{"sh", "app/plain.sh"}, want: []string{"/usr/bin/own-sha"}},
+		{name: `exec "$@" with the image's CMD`, argv: []string{"/app/entrypoint.sh", "md5-app", "-x"},
+			want: []string{"/app/entrypoint.sh", "/usr/bin/md5-app"}},
+		{name: "a sourced file", argv: []string{"/app/sources.sh"}, want: []string{"/usr/bin/md5-app"}},
 		{name: "missing program", argv: []string{"nope"}, unresolved: `"nope" is not an executable file in the image`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,5 +227,17 @@ func TestReachPolicy(t *testing.T) {
 	}
 	if f := inv.Failures(); len(f) > 0 {
 		t.Errorf("failures for an honest application: %+v", f)
+	}
+}
+
+func TestShellCommandsRedirectionsAndHeredocs(t *testing.T) {
+	got := shellCommands("cat <<EOF >/tmp/x 2>&1\nldconfig is run at start\nEOF\nfoo 2>/dev/null arg\ncat <<-'END'\n\tsha256sum x\n\tEND\nbar >&2\n")
+	var firsts []string
+	for _, c := range got {
+		firsts = append(firsts, strings.Join(c, " "))
+	}
+	want := []string{"cat", "foo arg", "cat", "bar"}
+	if !slices.Equal(firsts, want) {
+		t.Errorf("commands %q, want %q", firsts, want)
 	}
 }
