@@ -74,8 +74,8 @@ var algorithms = []algorithm{
 	{name: "ChaCha20/Salsa20", tables: [][]byte{[]byte("expand 32-byte k")}},
 }
 
-// algorithmsIn returns the algorithms whose constants the file's loaded,
-// non-writable segments hold, code and data alike.
+// algorithmsIn returns the algorithms whose constants the file's loaded
+// segments hold, code and data alike.
 func (s *scanner) algorithmsIn(ef *elf.File) []string {
 	type state struct {
 		table bool
@@ -99,7 +99,8 @@ func (s *scanner) algorithmsIn(ef *elf.File) []string {
 		}
 	}
 	for _, p := range ef.Progs {
-		if p.Type != elf.PT_LOAD || p.Filesz == 0 || p.Flags&elf.PF_W != 0 {
+		// Writable data too: a table need not be const.
+		if p.Type != elf.PT_LOAD || p.Filesz == 0 {
 			continue
 		}
 		var r io.Reader = p.Open()

@@ -186,6 +186,7 @@ func (s *scanner) goBinary(ef *elf.File, name string, bi *buildinfo.BuildInfo, n
 	sort.Strings(pkgs)
 	sort.Strings(unrouted)
 	version := bi.GoVersion
+	fipsMode, fipsWhy := s.goFIPS140Mode(ef, version)
 	claimed := ""
 	if len(g.claims) > 0 {
 		claimed = "; its build information says " + strings.Join(g.claims, ", ") + ", which its code does not bear out"
@@ -214,10 +215,17 @@ func (s *scanner) goBinary(ef *elf.File, name string, bi *buildinfo.BuildInfo, n
 	case bound != "":
 		add(KindGoOpenSSL, Info,
 			version+" binds the system libcrypto ("+bound+") and links no Go crypto: FIPS when the OpenSSL FIPS checks pass", "")
-	case len(pkgs) > 0 && s.goFIPS140Mode(ef, version) != "":
-		add(KindGoFIPS140, Warning,
-			version+" uses the Go Cryptographic Module in FIPS 140-3 mode ("+s.goFIPS140Mode(ef, version)+"): a FIPS module of its own, not the image's OpenSSL one",
-			"accept it as a second module (its validation is separate), or build against OpenSSL")
+	case len(pkgs) > 0 && fipsMode != "":
+		evidence := version + " uses the Go Cryptographic Module in FIPS 140-3 mode (" + fipsWhy + "): a FIPS module of its own, not the image's OpenSSL one"
+		if outside := outsideGoModule(pkgs, fipsMode); len(outside) > 0 {
+			s.goOutside = outside
+			evidence += ", but it also links crypto outside that module (" + listPkgs(outside) + ")"
+			if fipsMode == "on" {
+				evidence += "; fips140=on leaves non-approved algorithms working (only fips140=only refuses them)"
+			}
+		}
+		add(KindGoFIPS140, Warning, evidence,
+			"accept it as a second module (its validation is separate) with GODEBUG=fips140=only and no golang.org/x/crypto, or build against OpenSSL")
 	case len(pkgs) > 0:
 		add(KindGoNativeCrypto, Failure,
 			version+" does its cryptography with Go's own implementation ("+listPkgs(pkgs)+"), outside any FIPS mode"+claimed,
@@ -258,24 +266,46 @@ func listPkgs(pkgs []string) string {
 // 140-3 mode in a binary: the default GODEBUG it was linked with, or the
 // image's Env, which the runtime reads at start (Go 1.24 and later, whose
 // standard crypto is that module). "" when nothing does.
-func (s *scanner) goFIPS140Mode(ef *elf.File, version string) string {
-	if why := s.godebugFIPS140(ef); why != "" {
-		return why
-	}
-	if !goAtLeast(version, 24) {
-		return ""
-	}
-	// The last setting of a name wins.
-	mode := ""
-	for _, kv := range strings.Split(s.opts.Env["GODEBUG"], ",") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k == "fips140" {
-			mode = v
+func (s *scanner) goFIPS140Mode(ef *elf.File, version string) (mode, why string) {
+	if goAtLeast(version, 24) {
+		// The environment wins over the linked default; the last setting
+		// of a name wins.
+		env := ""
+		for _, kv := range strings.Split(s.opts.Env["GODEBUG"], ",") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k == "fips140" {
+				env = v
+			}
+		}
+		// fips140=off over a binary linked in FIPS mode is reported as
+		// such (envFindings).
+		if env == "on" || env == "only" {
+			return env, "the image's Env sets GODEBUG=" + s.opts.Env["GODEBUG"]
 		}
 	}
-	if mode == "on" || mode == "only" {
-		return "the image's Env sets GODEBUG=" + s.opts.Env["GODEBUG"]
+	why = s.godebugFIPS140(ef)
+	switch {
+	case strings.HasSuffix(why, "fips140=only"):
+		return "only", why
+	case why != "":
+		return "on", why
 	}
-	return ""
+	return "", ""
+}
+
+// outsideGoModule lists the crypto packages of a Go binary that the Go
+// Cryptographic Module does not cover in mode: golang.org/x/crypto always;
+// MD5, RC4, DES and DSA unless fips140=only makes them refuse.
+func outsideGoModule(pkgs []string, mode string) []string {
+	var out []string
+	for _, p := range pkgs {
+		switch {
+		case strings.HasPrefix(p, "golang.org/x/crypto/"):
+			out = append(out, p)
+		case mode != "only" && (p == "crypto/md5" || p == "crypto/rc4" || p == "crypto/des" || p == "crypto/dsa"):
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // goAtLeast tells whether a Go version (go1.24.4, go1.25rc1 X:…) is at

@@ -51,6 +51,7 @@ const (
 	KindNonFIPSFetch         = "non-fips-provider-or-property"
 	KindOwnCrypto            = "own-crypto-implementation"
 	KindUninspectable        = "uninspectable-static-executable"
+	KindReachIncomplete      = "reach-incomplete"
 )
 
 // Finding is one thing the scan found.
@@ -157,7 +158,7 @@ var allKinds = []string{
 	KindGoBoringCrypto, KindGoNativeCrypto, KindGoFIPS140, KindGoOpenSSL, KindGoOpenSSLMixed, KindGoFIPSDisabled,
 	KindLibcryptoOther, KindLibcryptoCopy, KindStaticOpenSSL, KindEmbeddedCrypto, KindCryptoLibrary,
 	KindRuntimeNode, KindRuntimePython, KindRuntimeJava, KindUnreadableELF, KindUnreadable,
-	KindImportsCryptoLibrary, KindOpenSSLLowLevel, KindNonFIPSFetch, KindOwnCrypto, KindUninspectable,
+	KindImportsCryptoLibrary, KindOpenSSLLowLevel, KindNonFIPSFetch, KindOwnCrypto, KindUninspectable, KindReachIncomplete,
 }
 
 // Kinds lists every finding kind.

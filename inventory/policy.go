@@ -1,12 +1,15 @@
 package inventory
 
 import (
+	"bytes"
 	"debug/elf"
 	"fmt"
 	"path"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/fipsgate/fipsgate/imagefs"
 )
 
 // What the application reaches is judged harder than the rest of the
@@ -55,13 +58,19 @@ var (
 	lowLevelPrefixes = []string{
 		"MD2_", "MD4_", "MD5_", "MDC2_", "RIPEMD160_", "SHA1_", "SHA224_", "SHA256_", "SHA384_", "SHA512_", "WHIRLPOOL_",
 		"AES_", "DES_", "BF_", "CAST_", "RC2_", "RC4_", "RC5_32_", "IDEA_", "SEED_", "Camellia_",
+		// Engines and legacy method tables replace what a provider would
+		// compute (an engine's RAND method replaces the DRBG).
+		"ENGINE_", "RSA_meth_", "DSA_meth_", "DH_meth_", "EC_KEY_METHOD_", "EVP_MD_meth_", "EVP_CIPHER_meth_", "EVP_PKEY_meth_",
+		"RSA_padding_add_", "ECDSA_sign", "ECDSA_do_sign", "DSA_generate_parameters", "DH_generate_parameters",
 	}
 	lowLevelExact = []string{
 		"MD4", "MD5", "MDC2", "RIPEMD160", "WHIRLPOOL", "RC4",
 		"RSA_public_encrypt", "RSA_private_decrypt", "RSA_private_encrypt", "RSA_public_decrypt", "RSA_sign", "RSA_verify",
 		"RSA_generate_key_ex", "RSA_generate_multi_prime_key", "DSA_sign", "DSA_verify", "DSA_do_sign", "DSA_do_verify",
 		"DSA_generate_key", "ECDSA_sign", "ECDSA_do_sign", "ECDSA_verify", "ECDSA_do_verify", "ECDH_compute_key",
-		"EC_KEY_generate_key", "DH_generate_key", "DH_compute_key",
+		"EC_KEY_generate_key", "DH_generate_key", "DH_compute_key", "DH_compute_key_padded", "RSA_generate_key",
+		"DSA_sign_setup", "RSA_sign_ASN1_OCTET_STRING", "RSA_verify_ASN1_OCTET_STRING", "ECDH_KDF_X9_62",
+		"RSA_set_method", "DSA_set_method", "DH_set_method", "EC_KEY_set_method", "RAND_set_rand_method",
 	}
 	// lowLevelHarmless start like the above but do no cryptography.
 	lowLevelHarmless = []string{"AES_options", "DES_options", "BF_options", "RC4_options", "IDEA_options", "CAST_options", "RC2_options"}
@@ -70,59 +79,98 @@ var (
 // providerLoaders load a provider by name; fetchers take a property query.
 var providerLoaders = []string{"OSSL_PROVIDER_load", "OSSL_PROVIDER_try_load", "OSSL_PROVIDER_load_ex", "OSSL_PROVIDER_try_load_ex"}
 
-// nonFIPSQueries are property queries that opt out of the FIPS
-// provider, as NUL-terminated strings or clauses of one: fips=no, a
-// query that removes fips (-fips) or only prefers it (?fips=yes), or
-// one that names another provider.
-var nonFIPSQueries = []string{"fips=no", "fips=false", "-fips", "?fips=yes", "?fips=true", "provider=default", "provider=legacy", "provider=base"}
-
 // nonFIPSProviders are provider names a loader may be given.
 var nonFIPSProviders = []string{"default", "legacy"}
 
 // reachJudge holds what the scan needs to judge what the application
 // reaches.
 type reachJudge struct {
+	reach   *Reach
 	entries map[string]ReachEntry
-	// sysDirs are the directories the dynamic linker searches for every
-	// program: a library found there is the distribution's, as far as the
-	// loader can tell.
-	sysDirs map[string]bool
+	// packaged are the files the image's package database lists (dpkg,
+	// apk); nil when it has none.
+	packaged map[string]bool
 	// nodeFIPS says why Node.js follows the image's FIPS configuration,
 	// "" when nothing says so.
 	nodeFIPS string
 }
 
-func newReachJudge(reach *Reach, sysDirs []string, opts Options) *reachJudge {
+func newReachJudge(root imagefs.Root, reach *Reach, opts Options) *reachJudge {
 	if reach == nil || len(reach.Entries) == 0 {
 		return nil
 	}
-	j := &reachJudge{entries: map[string]ReachEntry{}, sysDirs: map[string]bool{}}
+	j := &reachJudge{reach: reach, entries: map[string]ReachEntry{}, packaged: packagedFiles(root)}
 	for _, e := range reach.Entries {
 		if _, ok := j.entries[e.Path]; !ok || !e.Observed {
 			j.entries[e.Path] = e
 		}
 	}
-	for _, d := range sysDirs {
-		j.sysDirs[path.Clean(d)] = true
-	}
-	// --force-fips and --enable-fips alone do not count: without the
-	// shared configuration the FIPS provider has no configuration, and
-	// Node refuses to start.
-	j.nodeFIPS = opts.NodeSharedConfig
-	if slices.Contains(opts.AppArgs, "--openssl-shared-config") {
-		j.nodeFIPS = "run with --openssl-shared-config"
-	} else if slices.Contains(strings.Fields(opts.Env["NODE_OPTIONS"]), "--openssl-shared-config") {
-		j.nodeFIPS = "NODE_OPTIONS has --openssl-shared-config"
-	}
+	j.nodeFIPS = nodeSharedConfig(reach, opts)
 	return j
 }
 
+// nodeSharedConfig says why Node.js reads the image's FIPS configuration:
+// the configuration's nodejs_conf is openssl_conf's section, NODE_OPTIONS
+// has --openssl-shared-config, or every command line that runs node gives
+// it among node's own options (before the script). --force-fips and
+// --enable-fips alone do not count: without the shared configuration the
+// FIPS provider has no configuration, and Node refuses to start.
+func nodeSharedConfig(reach *Reach, opts Options) string {
+	if opts.NodeSharedConfig != "" {
+		return opts.NodeSharedConfig
+	}
+	if slices.Contains(strings.Fields(opts.Env["NODE_OPTIONS"]), "--openssl-shared-config") {
+		return "NODE_OPTIONS has --openssl-shared-config"
+	}
+	runs := 0
+	for prog, argvs := range reach.invocations {
+		if b := path.Base(prog); b != "node" && b != "nodejs" {
+			continue
+		}
+		for _, argv := range argvs {
+			runs++
+			shared := false
+			for _, a := range argv[1:] {
+				if !strings.HasPrefix(a, "-") {
+					break // the script: what follows is its own
+				}
+				shared = shared || a == "--openssl-shared-config"
+			}
+			if !shared {
+				return ""
+			}
+		}
+	}
+	if runs == 0 {
+		return ""
+	}
+	return "run with --openssl-shared-config"
+}
+
 // appCode tells whether a file in the reach is the application's own code
-// rather than a library of the distribution's: a program, or a library
-// found anywhere but the system directories (RPATH, RUNPATH,
-// LD_LIBRARY_PATH, LD_PRELOAD, a path).
+// rather than the distribution's: a program, or a library that the
+// image's package database does not list — or, in an image without one, a
+// library outside /lib, /usr/lib, /lib64 and /usr/lib64 (RPATH, RUNPATH,
+// LD_LIBRARY_PATH, /usr/local, /opt, a preload).
 func (j *reachJudge) appCode(name string, program bool) bool {
-	return program || !j.sysDirs[path.Dir(name)]
+	return program || !j.distributions(name)
+}
+
+// distributions tells a file of the distribution's: listed by its package
+// database, or, without one, a library in its library tree.
+func (j *reachJudge) distributions(name string) bool {
+	if j.packaged != nil {
+		return isPackaged(j.packaged, name)
+	}
+	if strings.HasPrefix(name, "/usr/local/") {
+		return false
+	}
+	for _, d := range []string{"/lib/", "/usr/lib/", "/lib64/", "/usr/lib64/"} {
+		if strings.HasPrefix(name, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // judgeReach judges one file in the application's reach: the findings of
@@ -131,14 +179,26 @@ func (j *reachJudge) appCode(name string, program bool) bool {
 func (s *scanner) judgeReach(ef *elf.File, name string, e ReachEntry, start int, facts fileFacts) {
 	j := s.judge
 	own := j.appCode(name, facts.program)
+	// A program of the distribution's is judged on what it imports; what
+	// cannot be told of it (constants, a stripped static build) is a hint.
+	distributed := facts.program && j.distributions(name)
 	where := "in the application's reach (" + e.Via + ")"
-	if !facts.judged {
+	multiCall := path.Base(name) == "busybox"
+	switch {
+	case multiCall:
+		s.appletFindings(name)
+	case !facts.judged:
 		s.reachImports(ef, name, facts, own)
 		if own && !facts.goBinary && !facts.runtime {
 			if algs := s.algorithmsIn(ef); len(algs) > 0 {
-				s.add(Finding{Path: name, Kind: KindOwnCrypto, Severity: Failure,
+				f := Finding{Path: name, Kind: KindOwnCrypto, Severity: Failure,
 					Evidence: "carries its own " + strings.Join(algs, ", ") + " (the algorithms' constants are in its code or data): a strong hint that it hashes or encrypts without the module",
-					Remedy:   "use the verified libcrypto's EVP API instead"})
+					Remedy:   "use the verified libcrypto's EVP API instead"}
+				if distributed {
+					f.Severity = Warning
+					f.Evidence += "; a program of the distribution's, whose package lists it"
+				}
+				s.add(f)
 			}
 		}
 	}
@@ -151,10 +211,18 @@ func (s *scanner) judgeReach(ef *elf.File, name string, e ReachEntry, start int,
 		f := &s.inv.Findings[i]
 		f.Reach = e.Via
 		switch f.Kind {
-		case KindGoOpenSSLMixed, KindLibcryptoCopy, KindRuntimeJava, KindUninspectable:
+		case KindGoOpenSSLMixed, KindLibcryptoCopy, KindRuntimeJava:
 			f.Severity = Failure
+		case KindGoFIPS140:
+			if len(facts.goOutside) > 0 {
+				f.Severity = Failure
+			}
+		case KindUninspectable:
+			if !multiCall && !distributed {
+				f.Severity = Failure
+			}
 		case KindCryptoLibrary:
-			if e.Observed {
+			if e.Observed && own {
 				f.Severity = Failure
 				f.Evidence += "; the application loaded it while it ran"
 			}
@@ -196,6 +264,9 @@ type fileFacts struct {
 	needsVerified       bool
 	needed              []string
 	pythonBuiltinHashes string
+	// goOutside: a Go binary in FIPS 140-3 mode that links crypto outside
+	// the Go module.
+	goOutside []string
 }
 
 // reachImports reports what a file in the reach imports: another crypto
@@ -261,7 +332,7 @@ func (s *scanner) reachImports(ef *elf.File, name string, facts fileFacts, own b
 			Evidence: fmt.Sprintf("%s imports OpenSSL's low-level API (%s), which computes with libcrypto's own code and never goes through a provider: not the FIPS module", whose, listSyms(low)),
 			Remedy:   "use EVP_Digest*, EVP_Cipher*, EVP_PKEY_* (fetched under the default properties) instead"})
 	}
-	if !facts.needsVerified && !hasNeeded(facts.needed, "libcrypto.so") {
+	if !facts.needsVerified && !hasNeeded(facts.needed, "libcrypto.so") && !hasNeeded(facts.needed, "libssl.so") {
 		return
 	}
 	var evidence []string
@@ -273,11 +344,8 @@ func (s *scanner) reachImports(ef *elf.File, name string, facts fileFacts, own b
 			}
 		}
 	}
-	for _, q := range nonFIPSQueries {
-		if s.hasQuery(ef, q) {
-			evidence = append(evidence, fmt.Sprintf("carries the property query %q", q))
-			break
-		}
+	if q := s.nonFIPSQuery(ef); q != "" {
+		evidence = append(evidence, fmt.Sprintf("carries the property query %q", q))
 	}
 	if len(evidence) > 0 {
 		s.add(Finding{Path: name, Kind: KindNonFIPSFetch, Severity: severity(false),
@@ -345,24 +413,73 @@ func listSyms(syms []string) string {
 }
 
 // hasCString tells whether the file's read-only data holds text as a
-// NUL-terminated string of its own.
+// NUL-terminated string, or the tail of one after a blank (a linker
+// merges "default" into "the provider default").
 func (s *scanner) hasCString(ef *elf.File, text string) bool {
 	found := false
 	for _, r := range dataSegments(ef) {
-		_ = s.scanFor(r, [][]byte{[]byte("\x00" + text + "\x00")}, func(_, _ []byte) { found = true })
+		_ = s.scanFor(r, [][]byte{[]byte("\x00" + text + "\x00"), []byte(" " + text + "\x00")}, func(_, _ []byte) { found = true })
 	}
 	return found
 }
 
-// hasQuery tells whether the read-only data holds a property query with
-// the clause q: the whole string, or a clause between commas.
-func (s *scanner) hasQuery(ef *elf.File, q string) bool {
-	found := false
-	markers := [][]byte{[]byte("\x00" + q + "\x00"), []byte("\x00" + q + ","), []byte("," + q + "\x00"), []byte("," + q + ",")}
-	for _, r := range dataSegments(ef) {
-		_ = s.scanFor(r, markers, func(_, _ []byte) { found = true })
+// maxQueryScan bounds what is read of a file's data for property
+// queries.
+const maxQueryScan = 64 << 20
+
+// nonFIPSQuery finds, in the file's loaded read-only data, a property
+// query that opts out of FIPS, read as OpenSSL parses one: names are
+// case-insensitive, blanks are skipped, "!=" negates. It returns the query
+// as written, "" when there is none.
+func (s *scanner) nonFIPSQuery(ef *elf.File) string {
+	read := 0
+	for _, p := range ef.Progs {
+		if p.Type != elf.PT_LOAD || p.Filesz == 0 || p.Flags&elf.PF_X != 0 || read >= maxQueryScan {
+			continue
+		}
+		n := min(int(p.Filesz), maxQueryScan-read)
+		data := make([]byte, n)
+		n, _ = p.ReadAt(data, 0)
+		read += n
+		lower := bytes.ToLower(data[:n])
+		for _, key := range [][]byte{[]byte("fips"), []byte("provider")} {
+			for off := 0; ; {
+				k := bytes.Index(lower[off:], key)
+				if k < 0 {
+					break
+				}
+				at := off + k
+				off = at + len(key)
+				start := bytes.LastIndexByte(lower[max(0, at-256):at], 0) + max(0, at-256) + 1
+				end := bytes.IndexByte(lower[at:min(len(lower), at+256)], 0)
+				if end < 0 {
+					continue
+				}
+				if q := string(data[start : at+end]); optsOutOfFIPS(strings.ToLower(q)) {
+					return q
+				}
+			}
+		}
 	}
-	return found
+	return ""
+}
+
+// optsOutOfFIPS tells a property query (lower case) with a clause that
+// opts out of the FIPS provider: fips=no, fips!=yes, -fips, ?fips=yes (a
+// preference, not a requirement), or another provider named.
+func optsOutOfFIPS(q string) bool {
+	if len(q) > 200 || !strings.ContainsAny(q, "=-?!") {
+		return false
+	}
+	q = strings.NewReplacer(" ", "", "\t", "").Replace(q)
+	for _, clause := range strings.Split(q, ",") {
+		switch clause {
+		case "fips=no", "fips=false", "fips!=yes", "fips!=true", "-fips", "?fips=yes", "?fips=true", "?fips",
+			"provider=default", "provider=legacy", "provider=base", "provider!=fips", "?provider=fips":
+			return true
+		}
+	}
+	return false
 }
 
 func (s *scanner) isVerifiedModule(name string) bool {
@@ -371,4 +488,91 @@ func (s *scanner) isVerifiedModule(name string) bool {
 	}
 	real, err := s.root.Real(s.opts.VerifiedModule)
 	return err == nil && real == name
+}
+
+// maxPackageLists bounds what is read of the package database.
+const maxPackageLists = 64 << 20
+
+// packagedFiles lists the files the image's package database owns: dpkg's
+// /var/lib/dpkg/info/*.list, apk's /lib/apk/db/installed. nil when the
+// image has neither (distroless images keep no file lists).
+func packagedFiles(root imagefs.Root) map[string]bool {
+	var files map[string]bool
+	read := 0
+	add := func(p string) {
+		if files == nil {
+			files = map[string]bool{}
+		}
+		files[path.Clean(p)] = true
+	}
+	names, _ := root.ReadDir("/var/lib/dpkg/info")
+	sort.Strings(names)
+	for _, n := range names {
+		if !strings.HasSuffix(n, ".list") || read >= maxPackageLists {
+			continue
+		}
+		dt, err := root.ReadFileLimit("/var/lib/dpkg/info/"+n, maxPackageLists-int64(read))
+		if err != nil {
+			continue
+		}
+		read += len(dt)
+		for _, line := range strings.Split(string(dt), "\n") {
+			if path.IsAbs(line) {
+				add(line)
+			}
+		}
+	}
+	if dt, err := root.ReadFileLimit("/lib/apk/db/installed", maxPackageLists); err == nil {
+		dir := ""
+		for _, line := range strings.Split(string(dt), "\n") {
+			switch {
+			case strings.HasPrefix(line, "F:"):
+				dir = "/" + line[2:]
+			case strings.HasPrefix(line, "R:"):
+				add(path.Join(dir, line[2:]))
+			}
+		}
+	}
+	return files
+}
+
+// isPackaged tells whether the package database lists name, under its
+// own path or the one it had before /usr was merged (/lib, /bin, /sbin).
+func isPackaged(files map[string]bool, name string) bool {
+	if files[name] {
+		return true
+	}
+	if rest, ok := strings.CutPrefix(name, "/usr"); ok {
+		return files[rest]
+	}
+	return files["/usr"+name]
+}
+
+// hashingApplets are the applets of a multi-call binary (BusyBox) that
+// hash with its own code.
+var hashingApplets = map[string]string{
+	"md5sum": "MD5", "sha1sum": "SHA-1", "sha256sum": "SHA-256", "sha512sum": "SHA-512", "sha3sum": "SHA-3",
+	"sha224sum": "SHA-224", "sha384sum": "SHA-384", "cryptpw": "crypt(3)", "mkpasswd": "crypt(3)",
+}
+
+// appletFindings judges a multi-call binary by the applets the reach runs
+// it as, not by the constants of every applet it carries: a shell of
+// BusyBox is no hash, its md5sum is.
+func (s *scanner) appletFindings(name string) {
+	var run []string
+	for _, argv := range s.judge.reach.Invocations(name) {
+		applet := path.Base(argv[0])
+		if applet == "busybox" && len(argv) > 1 {
+			applet = argv[1]
+		}
+		if alg, ok := hashingApplets[applet]; ok && !slices.Contains(run, applet+" ("+alg+")") {
+			run = append(run, applet+" ("+alg+")")
+		}
+	}
+	if len(run) > 0 {
+		sort.Strings(run)
+		s.add(Finding{Path: name, Kind: KindOwnCrypto, Severity: Failure,
+			Evidence: "the application runs its " + strings.Join(run, ", ") + " applet: BusyBox's own implementation, not the module",
+			Remedy:   "hash with openssl dgst (on the verified libcrypto) instead"})
+	}
 }

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,6 +50,13 @@ int main(int argc, char **argv) { (void)argv; printf("%u\n", K[argc & 7]); retur
 int main(void) { OSSL_PROVIDER_load(NULL, "default"); EVP_MD *md = EVP_MD_fetch(NULL, "MD5", "provider=default"); return md == NULL; }
 `, 0o644)
 	write(filepath.Join(src, "nettle.c"), "void nettle_sha256_init(void *ctx) { (void)ctx; }\n", 0o644)
+	write(filepath.Join(src, "localhash.c"), `#include <openssl/md5.h>
+int localhash(void) { MD5_CTX c; MD5_Init(&c); return 0; }
+`, 0o644)
+	write(filepath.Join(src, "uselocal.c"), "int localhash(void); int main(void) { return localhash(); }\n", 0o644)
+	write(filepath.Join(src, "query.c"), `#include <openssl/evp.h>
+int main(void) { EVP_MD *md = EVP_MD_fetch(NULL, "MD5", "FIPS = no"); return md == NULL; }
+`, 0o644)
 	lib := in("usr/lib/x86_64-linux-gnu")
 	hostLibcrypto, err := filepath.EvalSymlinks(verifiedLibcrypto)
 	if err != nil {
@@ -68,6 +76,13 @@ int main(void) { OSSL_PROVIDER_load(NULL, "default"); EVP_MD *md = EVP_MD_fetch(
 		{"gcc", "-shared", "-fPIC", "-Wl,-soname,libnettle.so.8", "-o", filepath.Join(lib, "libnettle.so.8"), filepath.Join(src, "nettle.c")},
 		{"gcc", "-o", in("usr/bin/nettle-app"), filepath.Join(src, "usenettle.c"), filepath.Join(lib, "libnettle.so.8")},
 		{"ln", "-s", "../../../app/bin/app", in("usr/local/bin/app-link")},
+		{"mkdir", "-p", in("usr/local/lib")},
+		{"gcc", "-shared", "-fPIC", "-Wno-deprecated-declarations", "-Wl,-soname,liblocalhash.so", "-o", in("usr/local/lib/liblocalhash.so"), filepath.Join(src, "localhash.c"), "-l:libcrypto.so.3"},
+		{"gcc", "-o", in("usr/bin/local-app"), filepath.Join(src, "uselocal.c"), "-L" + in("usr/local/lib"), "-llocalhash", "-Wl,--allow-shlib-undefined"},
+		{"gcc", "-o", in("usr/bin/query-app"), filepath.Join(src, "query.c"), "-l:libcrypto.so.3"},
+		{"cp", in("usr/bin/own-sha"), in("bin/busybox")},
+		{"ln", "-s", "/bin/busybox", in("usr/bin/md5sum")},
+		{"ln", "-s", "/bin/busybox", in("bin/ash")},
 	}
 	for _, s := range steps {
 		if out, err := exec.Command(s[0], s[1:]...).CombinedOutput(); err != nil {
@@ -187,6 +202,13 @@ func TestReachPolicy(t *testing.T) {
 		{[]string{"own-sha"}, "/usr/bin/own-sha", KindOwnCrypto},
 		{[]string{"provider-app"}, "/usr/bin/provider-app", KindNonFIPSFetch},
 		{[]string{"start-env"}, "/usr/bin/md5-app", KindOpenSSLLowLevel},
+		// A library under /usr/local is the application's, not the
+		// distribution's.
+		{[]string{"local-app"}, "/usr/local/lib/liblocalhash.so", KindOpenSSLLowLevel},
+		// A property query as OpenSSL parses it: any case, blanks.
+		{[]string{"query-app"}, "/usr/bin/query-app", KindNonFIPSFetch},
+		// BusyBox is judged by the applets run: its md5sum.
+		{[]string{"ash", "-c", "md5sum /etc/passwd"}, "/bin/busybox", KindOwnCrypto},
 	} {
 		t.Run(strings.Join(tc.argv, " "), func(t *testing.T) {
 			env := map[string]string{}
@@ -219,9 +241,35 @@ func TestReachPolicy(t *testing.T) {
 			}
 		})
 	}
-	// An honest application on EVP has nothing against it.
-	reach := ResolveReach(fs, []string{"evp-app"}, map[string]string{}, "/")
+	// A BusyBox shell that runs no hashing applet is no hash.
+	reach := ResolveReach(fs, []string{"ash", "-c", "echo hi; exec evp-app"}, map[string]string{}, "/")
 	inv, err := Scan(fs, Options{VerifiedLibcrypto: verifiedLibcrypto, Reach: reach})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := inv.Failures(); len(f) > 0 {
+		t.Errorf("failures for a BusyBox shell: %+v", f)
+	}
+	// A program the package database lists is the distribution's: what
+	// its constants say is a hint, a warning.
+	if err := os.MkdirAll(filepath.Join(root, "var/lib/dpkg/info"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "var/lib/dpkg/info/own.list"), []byte("/usr\n/usr/bin\n/usr/bin/own-sha\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reach = ResolveReach(fs, []string{"own-sha"}, map[string]string{}, "/")
+	inv, err = Scan(fs, Options{VerifiedLibcrypto: verifiedLibcrypto, Reach: reach})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := inv.Failures(); len(f) > 0 {
+		t.Errorf("failures for a packaged program's constants: %+v", f)
+	}
+	os.RemoveAll(filepath.Join(root, "var"))
+	// An honest application on EVP has nothing against it.
+	reach = ResolveReach(fs, []string{"evp-app"}, map[string]string{}, "/")
+	inv, err = Scan(fs, Options{VerifiedLibcrypto: verifiedLibcrypto, Reach: reach})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,5 +287,38 @@ func TestShellCommandsRedirectionsAndHeredocs(t *testing.T) {
 	want := []string{"cat", "foo arg", "cat", "bar"}
 	if !slices.Equal(firsts, want) {
 		t.Errorf("commands %q, want %q", firsts, want)
+	}
+}
+
+// TestReachBudget: a script of a million bytes of unknown commands ends
+// the reach with a note that it is incomplete, and a bounded list.
+func TestReachBudget(t *testing.T) {
+	root := t.TempDir()
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\n")
+	for i := 0; b.Len() < maxScript-64; i++ {
+		fmt.Fprintf(&b, "cmd%d\n", i)
+	}
+	for name, text := range map[string]string{"bin/sh": "x", "start": b.String()} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := ResolveReach(imagefs.Root{Dir: root}, []string{"/start"}, map[string]string{}, "/")
+	if r.Incomplete == "" {
+		t.Errorf("no incomplete note after %d unknown commands", strings.Count(b.String(), "\n"))
+	}
+	if len(r.Unresolved) > maxUnresolved+1 {
+		t.Errorf("%d unresolved entries, over %d", len(r.Unresolved), maxUnresolved+1)
+	}
+	inv, err := Scan(imagefs.Root{Dir: root}, Options{Reach: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := inv.Failures(); len(f) != 1 || f[0].Kind != KindReachIncomplete {
+		t.Errorf("failures %+v, want one %s", f, KindReachIncomplete)
 	}
 }

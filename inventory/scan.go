@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -126,6 +125,7 @@ func Scan(root imagefs.Root, opts Options) (*Inventory, error) {
 		st.Bytes, st.ReadBytes = st.Bytes+r.stats.Bytes, st.ReadBytes+r.stats.ReadBytes
 	}
 	s.envFindings()
+	s.reachIncomplete()
 	s.inv.Reach = opts.Reach
 	s.inv.finish(opts.Strict, opts.Exceptions)
 	return s.inv, nil
@@ -152,9 +152,19 @@ func ScanFiles(root imagefs.Root, names []string, opts Options) *Inventory {
 		s.file(host, real)
 	}
 	s.envFindings()
+	s.reachIncomplete()
 	s.inv.Reach = opts.Reach
 	s.inv.finish(opts.Strict, opts.Exceptions)
 	return s.inv
+}
+
+// reachIncomplete fails a reach that could not be followed to its end:
+// what it left out was not judged.
+func (s *scanner) reachIncomplete() {
+	if r := s.opts.Reach; r != nil && r.Incomplete != "" {
+		s.add(Finding{Path: "/", Kind: KindReachIncomplete, Severity: Failure, Evidence: r.Incomplete,
+			Remedy: "start the application from a smaller script, or accept it with an exception of kind " + KindReachIncomplete})
+	}
 }
 
 func newScanner(root imagefs.Root, opts Options) *scanner {
@@ -163,10 +173,7 @@ func newScanner(root imagefs.Root, opts Options) *scanner {
 	if opts.VerifiedLibcrypto != "" {
 		s.verified, _ = root.Real(opts.VerifiedLibcrypto)
 	}
-	// The system directories, where the distribution's libraries are.
-	sysEnv := maps.Clone(opts.Env)
-	delete(sysEnv, "LD_LIBRARY_PATH")
-	s.judge = newReachJudge(opts.Reach, LibraryDirs(root, sysEnv), opts)
+	s.judge = newReachJudge(root, opts.Reach, opts)
 	return s
 }
 
@@ -182,6 +189,9 @@ type scanner struct {
 	buf []byte
 	// judge judges the files the application reaches; nil when none.
 	judge *reachJudge
+	// goOutside lists the crypto packages of the file being read that are
+	// outside the Go Cryptographic Module it runs in FIPS mode.
+	goOutside []string
 }
 
 func (s *scanner) scanFor(r io.Reader, markers [][]byte, fn func(marker, after []byte)) error {
@@ -317,7 +327,9 @@ func (s *scanner) elfFile(r io.ReaderAt, ef *elf.File, name string) (facts fileF
 	if bi, err := buildinfo.Read(r); err == nil {
 		s.inv.Stats.GoFiles++
 		facts.goBinary = true
+		s.goOutside = nil
 		boring = s.goBinary(ef, name, bi, needed)
+		facts.goOutside = s.goOutside
 	} else {
 		switch {
 		case isNode(ef, base, soname):
