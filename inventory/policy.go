@@ -222,9 +222,12 @@ func (s *scanner) judgeReach(ef *elf.File, name string, e ReachEntry, start int,
 				f.Severity = Failure
 			}
 		case KindCryptoLibrary:
-			if e.Observed && own {
+			switch {
+			case e.Observed && e.DependencyOf == "":
 				f.Severity = Failure
-				f.Evidence += "; the application loaded it while it ran"
+				f.Evidence += "; the application loaded it while it ran, and nothing loaded with it needs it: the application's own dlopen"
+			case e.Observed:
+				f.Evidence += "; loaded while the application ran, as a dependency of " + e.DependencyOf + ", whose imports are judged"
 			}
 		case KindRuntimeNode:
 			switch {

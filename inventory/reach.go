@@ -26,6 +26,10 @@ type ReachEntry struct {
 	// Observed: seen mapped into, or executed by, the application's
 	// processes while it ran, rather than resolved from its files.
 	Observed bool `json:"observed,omitempty"`
+	// DependencyOf names, for an observed file, another file loaded with
+	// it that needs it (DT_NEEDED): it came with that one, rather than by
+	// the application's own dlopen or exec.
+	DependencyOf string `json:"dependencyOf,omitempty"`
 }
 
 // Reach is what the application can run and load.
@@ -874,4 +878,51 @@ func libraryPathEnv(env map[string]string) []string {
 		}
 	}
 	return dirs
+}
+
+// LoadedDependencies tells, of files loaded together (what the
+// application reaches and was seen to load), which ones another of them
+// needs (DT_NEEDED, searched as the dynamic linker would for it): for each
+// such file, the first that needs it.
+func LoadedDependencies(root imagefs.Root, paths []string, env map[string]string, workDir string) map[string]string {
+	sysEnv := maps.Clone(env)
+	delete(sysEnv, "LD_LIBRARY_PATH")
+	r := &reacher{root: root, env: env, dir: workDir, libraryPath: libraryPathEnv(env), sysDirs: LibraryDirs(root, sysEnv),
+		seen: map[string]bool{}, unresolvedSeen: map[string]bool{}, paths: map[string]string{}, reach: &Reach{invocations: map[string][][]string{}}}
+	sorted := append([]string(nil), paths...)
+	sort.Strings(sorted)
+	out := map[string]string{}
+	for _, p := range sorted {
+		f, err := root.Open(p)
+		if err != nil {
+			continue
+		}
+		ef, err := elf.NewFile(f)
+		if err != nil {
+			f.Close()
+			continue
+		}
+		dyn := dynamicStrings(ef)
+		origin := path.Dir(p)
+		runpath := expandPaths(dyn[elf.DT_RUNPATH], origin)
+		var rpath []string
+		if len(runpath) == 0 {
+			rpath = expandPaths(dyn[elf.DT_RPATH], origin)
+		}
+		needed := dedupeDirs(dyn[elf.DT_NEEDED])
+		for _, lib := range needed[:min(len(needed), maxNeeded)] {
+			found := r.find(lib, rpath, runpath, elfIdentOf(ef))
+			if found == "" {
+				continue
+			}
+			if real, err := root.Real(found); err == nil && real != p {
+				if _, ok := out[real]; !ok {
+					out[real] = p
+				}
+			}
+		}
+		ef.Close()
+		f.Close()
+	}
+	return out
 }

@@ -36,6 +36,21 @@ func judgeObserved(spec Spec, static *Report, observed []inventory.ReachEntry, u
 		merged.Entries = append(merged.Entries, e)
 		seen.Entries = append(seen.Entries, e)
 	}
+	// What came with another library (DT_NEEDED) is told from what the
+	// application loaded itself.
+	var loaded []string
+	for _, e := range merged.Entries {
+		loaded = append(loaded, e.Path)
+	}
+	deps := inventory.LoadedDependencies(root, loaded, env, spec.Image.WorkingDir)
+	for i := range merged.Entries {
+		if e := &merged.Entries[i]; e.Observed {
+			e.DependencyOf = deps[e.Path]
+		}
+	}
+	for i := range seen.Entries {
+		seen.Entries[i].DependencyOf = deps[seen.Entries[i].Path]
+	}
 	for _, u := range unobserved {
 		seen.Unresolved = append(seen.Unresolved, "not observed: "+u)
 	}
