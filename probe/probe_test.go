@@ -1,11 +1,15 @@
 package probe
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -136,11 +140,41 @@ func TestRunKillsTheProcessGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := strings.TrimSpace(string(dt))
-	time.Sleep(100 * time.Millisecond)
-	if out, _ := exec.Command("ps", "-o", "stat=", "-p", pid).Output(); len(out) > 0 && !strings.HasPrefix(string(out), "Z") {
-		t.Errorf("the background child %s survived: %s", pid, out)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(dt)))
+	if err != nil || pid <= 0 {
+		t.Fatalf("pid file: %q", dt)
 	}
+	// Gone, or dead and not yet reaped; a survivor sleeps on for 30 s.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		state := processState(t, pid)
+		if state == "" || state == "Z" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the background child %d survived: state %s", pid, state)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// processState is the state of process pid as /proc/PID/stat gives it
+// ("S", "Z"…), "" when there is no such process.
+func processState(t *testing.T, pid int) string {
+	t.Helper()
+	dt, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The state follows the command name, in parentheses it may contain.
+	i := bytes.LastIndexByte(dt, ')')
+	if i < 0 || i+2 >= len(dt) {
+		t.Fatalf("/proc/%d/stat: %q", pid, dt)
+	}
+	return string(dt[i+2])
 }
 
 func TestExcerpt(t *testing.T) {
