@@ -14,8 +14,14 @@ import (
 // naming its directories, a FIPS module, and the given configuration.
 func fakeImage(t *testing.T, openssl, fipsmoduleCnf string) string {
 	t.Helper()
+	return fakeImageOf(t, "3.1.2", openssl, fipsmoduleCnf)
+}
+
+// fakeImageOf is fakeImage with a FIPS module of the given version.
+func fakeImageOf(t *testing.T, version, openssl, fipsmoduleCnf string) string {
+	t.Helper()
 	root := t.TempDir()
-	module := []byte("\x7fELF\x00OpenSSL FIPS Provider\x00OpenSSL 3.1.2 1 Aug 2023\x00")
+	module := []byte("\x7fELF\x00OpenSSL FIPS Provider\x00OpenSSL " + version + " 1 Aug 2023\x00")
 	info, err := fipsmodule.Inspect(bytes.NewReader(module))
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +78,7 @@ func statuses(r *Report) map[string]string {
 func TestStatic(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
+		version   string // of the module; 3.1.2, validated, if empty
 		config    string
 		moduleCnf string
 		env       []string
@@ -109,17 +116,44 @@ func TestStatic(t *testing.T) {
 			want: map[string]string{"openssl-config": Failed},
 		},
 		{
-			name: "unvalidated version required", config: goodConfig, moduleCnf: goodModuleCnf, require: true,
-			want: map[string]string{"cmvp-validated": Passed}, // 3.1.2 is validated
+			name: "validated version required", config: goodConfig, moduleCnf: goodModuleCnf, require: true,
+			want: map[string]string{"cmvp-validated": Passed},
+		},
+		{
+			name: "unvalidated version required", version: "3.5.9", config: goodConfig, moduleCnf: goodModuleCnf, require: true,
+			want: map[string]string{"cmvp-validated": Failed, "module-mac": Passed},
+		},
+		{
+			name: "unvalidated version not required", version: "3.5.9", config: goodConfig, moduleCnf: goodModuleCnf,
+			want: map[string]string{"cmvp-validated": Warning, "module-mac": Passed},
+		},
+		{
+			// Once validated, no longer an active FIPS 140-3 validation.
+			name: "historical version required", version: "3.0.9", config: goodConfig, moduleCnf: goodModuleCnf, require: true,
+			want: map[string]string{"cmvp-validated": Failed},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			root := fakeImage(t, tc.config, tc.moduleCnf)
+			version := tc.version
+			if version == "" {
+				version = "3.1.2"
+			}
+			root := fakeImageOf(t, version, tc.config, tc.moduleCnf)
 			r := staticReport(Spec{Root: root, Image: Image{Env: tc.env}, RequireValidated: tc.require})
 			got := statuses(r)
 			for name, want := range tc.want {
 				if got[name] != want {
 					t.Errorf("%s: %s, want %s (report %+v)", name, got[name], want, r.Checks)
+				}
+			}
+			if r.Module == nil || r.Module.Version != version {
+				t.Fatalf("module %+v, want version %s", r.Module, version)
+			}
+			// The check fails the verdict only when required; its detail
+			// says which version, and why.
+			for _, c := range r.Checks {
+				if c.Name == "cmvp-validated" && (c.Required != tc.require || !strings.Contains(c.Detail, "version "+version)) {
+					t.Errorf("cmvp-validated: required %v, detail %q", c.Required, c.Detail)
 				}
 			}
 		})
