@@ -57,7 +57,7 @@ func RunTitle(run string) string {
 		return "the application, fipsmodule.cnf removed"
 	case probe.MutationMACCorrupted:
 		return "the application, module-mac corrupted"
-	case probe.MutationModuleChanged:
+	case probe.MutationModuleCorrupted:
 		return "the application, FIPS module corrupted"
 	}
 	return run

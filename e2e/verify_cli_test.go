@@ -176,7 +176,7 @@ func TestVerifyCLI(t *testing.T) {
 			t.Fatalf("exit %d:\n%s", code, out)
 		}
 		code, out, _ = runVerify(t, bin, "--show", b.image)
-		if code != 0 || !strings.Contains(out, "linux/386      PASS") || !strings.Contains(out, "negative (module-corrupted)") {
+		if code != 0 || !strings.Contains(out, "linux/386      PASS") || !strings.Contains(out, "negative/module-corrupted") {
 			t.Errorf("exit %d, want a PASS line per platform and the predicate:\n%s", code, out)
 		}
 	})

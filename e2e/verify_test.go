@@ -115,7 +115,7 @@ func TestFIPSServerPasses(t *testing.T) {
 			}
 			cached := regexp.MustCompile(regexp.QuoteMeta(checkgraph.RunTitle(probe.RunStatic)) + `\n#\d+ CACHED`).MatchString(r.output)
 			for _, m := range []string{"fipsmodule-cnf-removed", "module-mac-corrupted", "module-corrupted"} {
-				if !cached && !strings.Contains(r.output, "PASSED   [negative: "+m+"] the application refuses to run") {
+				if !cached && !strings.Contains(r.output, "PASSED   [negative/"+m+"] the application refuses to run") {
 					t.Errorf("progress output does not show the negative test %s", m)
 				}
 			}
@@ -287,7 +287,7 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 	// The negative tests run one after the other in the check container,
 	// each on its own breakage: each shows in the progress output.
 	for _, m := range []string{"fipsmodule-cnf-removed", "module-mac-corrupted", "module-corrupted"} {
-		if n := strings.Count(fresh.output, "PASSED   [negative: "+m+"] an OpenSSL digest fails"); n != 2 {
+		if n := strings.Count(fresh.output, "PASSED   [negative/"+m+"] an OpenSSL digest fails"); n != 2 {
 			t.Errorf("the negative test %s shows %d times in the progress output, want once per platform", m, n)
 		}
 	}

@@ -568,7 +568,7 @@ func TestGatewayFailedChecks(t *testing.T) {
 			t.Fatalf("enforce: result %v, error %v", res, err)
 		}
 		if !strings.Contains(msg, "FIPS verification FAILED for linux/386") || strings.Contains(msg, "FAILED for linux/amd64") ||
-			!strings.Contains(msg, "[negative (module mac corrupted)]") || !strings.Contains(msg, "THE IMAGE DOES NOT ENFORCE FIPS") {
+			!strings.Contains(msg, "[negative/module-mac-corrupted]") || !strings.Contains(msg, "THE IMAGE DOES NOT ENFORCE FIPS") {
 			t.Errorf("%s: %s", mode, msg)
 		}
 	}

@@ -48,7 +48,7 @@ func TestAssemble(t *testing.T) {
 		{"a run found another module", func(rs map[string]*probe.Result) {
 			m := module()
 			m.ConfigContent = "[fips_sect]\nmodule-mac = CD\n"
-			rs[probe.MutationModuleChanged].Reports[0].Module = m
+			rs[probe.MutationModuleCorrupted].Reports[0].Module = m
 		}, "the run found the module the static checks judged"},
 		{"the application's run found another module", func(rs map[string]*probe.Result) {
 			rs[probe.RunApp].Reports[0].Module = nil
@@ -63,7 +63,7 @@ func TestAssemble(t *testing.T) {
 			rs[probe.MutationConfigRemoved].Reports[0].Broken = "nothing"
 		}, `broke "nothing"`},
 		{"a run reported another run's report", func(rs map[string]*probe.Result) {
-			rs[probe.MutationConfigRemoved].Reports[0].Mutation = probe.MutationModuleChanged
+			rs[probe.MutationConfigRemoved].Reports[0].Mutation = probe.MutationModuleCorrupted
 		}, "reported a negative report module-corrupted"},
 		{"a run ran out of time", func(rs map[string]*probe.Result) {
 			rs[probe.RunApp].Reports = append(rs[probe.RunApp].Reports, report(probe.KindStatic, "", probe.Check{Name: "deadline", Title: "the checks finished in time", Required: true, Status: probe.Failed}))

@@ -29,12 +29,7 @@ type Verdict struct {
 	Warnings []Finding
 }
 
-func stageName(r *probe.Report) string {
-	if r.Kind == probe.KindNegative {
-		return "negative (" + strings.ReplaceAll(r.Mutation, "-", " ") + ")"
-	}
-	return r.Kind
-}
+func stageName(r *probe.Report) string { return probe.StageName(r.Kind, r.Mutation) }
 
 // Decide judges one platform: it passes when every required check passed,
 // the self-test ran, at least one negative test ran, and each negative test
@@ -64,7 +59,7 @@ func Decide(r Reports) Verdict {
 	}
 	if r.SelfTest == nil {
 		fail("self-test", "report", "the self-test ran", "no self-test report")
-	} else if !ranAny(r.SelfTest) && len(v.Failures) == 0 {
+	} else if !anyPassed(r.SelfTest) && len(v.Failures) == 0 {
 		fail("self-test", "something-verified", "the self-test verified something",
 			"nothing could be run: the image has no openssl command and no application to check; set FIPSGATE_CHECK to a command that uses OpenSSL")
 	}
@@ -74,7 +69,7 @@ func Decide(r Reports) Verdict {
 	for _, n := range r.Negatives {
 		// With the static checks failed, a test that had nothing to break
 		// adds nothing to say.
-		if !ranAny(n) && len(v.Failures) == 0 {
+		if !anyPassed(n) && len(v.Failures) == 0 {
 			fail(stageName(n), "something-refused", "something refused to work with the FIPS module broken",
 				"the image has no openssl command and no application to check; set FIPSGATE_CHECK to a command that uses OpenSSL")
 		}
@@ -83,8 +78,8 @@ func Decide(r Reports) Verdict {
 	return v
 }
 
-// ranAny tells whether any check of a report ran and passed.
-func ranAny(r *probe.Report) bool {
+// anyPassed tells whether any check of a report ran and passed.
+func anyPassed(r *probe.Report) bool {
 	for _, c := range r.Checks {
 		if c.Status == probe.Passed {
 			return true

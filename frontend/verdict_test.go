@@ -25,7 +25,7 @@ func TestDecide(t *testing.T) {
 		Name: "app-refuses", Title: "the application refuses to run", Required: true, Status: probe.Failed,
 		Detail: "THE IMAGE DOES NOT ENFORCE FIPS", Command: []string{"/app"}, Expect: "non-zero exit", ExitCode: intp(0), Output: "served\nbye",
 	})
-	nothing := report(probe.KindNegative, probe.MutationModuleChanged,
+	nothing := report(probe.KindNegative, probe.MutationModuleCorrupted,
 		probe.Check{Name: "openssl-digest-fails", Status: probe.NotRun}, probe.Check{Name: "app-refuses", Status: probe.NotRun})
 
 	for _, tc := range []struct {
@@ -37,7 +37,7 @@ func TestDecide(t *testing.T) {
 	}{
 		{"all pass", Reports{Platform: "linux/amd64", Static: static, SelfTest: self, Negatives: []*probe.Report{negative}}, true, 1, nil},
 		{"app still runs", Reports{Platform: "linux/386", Static: static, SelfTest: self, Negatives: []*probe.Report{negative, stillRuns}}, false, 1,
-			[]string{"FAILED for linux/386", "[negative (fipsmodule cnf removed)] the application refuses to run", "THE IMAGE DOES NOT ENFORCE FIPS", "command: /app", "observed: exit status 0", "| served"}},
+			[]string{"FAILED for linux/386", "[negative/fipsmodule-cnf-removed] the application refuses to run", "THE IMAGE DOES NOT ENFORCE FIPS", "command: /app", "observed: exit status 0", "| served"}},
 		{"no negative test applied", Reports{Platform: "linux/amd64", Static: static, SelfTest: self}, false, 1, []string{"no negative test applied"}},
 		{"negative test showed nothing", Reports{Platform: "linux/amd64", Static: static, SelfTest: self, Negatives: []*probe.Report{nothing}}, false, 1, []string{"set FIPSGATE_CHECK"}},
 		{"no self-test", Reports{Platform: "linux/amd64", Static: static, Negatives: []*probe.Report{negative}}, false, 1, []string{"no self-test report"}},

@@ -202,12 +202,7 @@ func writeResult(out *os.Root, res *Result) error {
 	return errors.Join(err, f.Close())
 }
 
-func stage(r *Report) string {
-	if r.Mutation != "" {
-		return r.Kind + ": " + r.Mutation
-	}
-	return r.Kind
-}
+func stage(r *Report) string { return StageName(r.Kind, r.Mutation) }
 
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")

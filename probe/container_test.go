@@ -55,7 +55,7 @@ func TestWriteResultEmptiesTheOutput(t *testing.T) {
 // The spec is gone before anything of the image runs.
 func TestReadSpecRemovesIt(t *testing.T) {
 	dir := t.TempDir()
-	dt, _ := json.Marshal(Spec{Platform: "linux/amd64", Run: MutationModuleChanged})
+	dt, _ := json.Marshal(Spec{Platform: "linux/amd64", Run: MutationModuleCorrupted})
 	if err := os.WriteFile(filepath.Join(dir, SpecName), dt, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestReadSpecRemovesIt(t *testing.T) {
 	}
 	defer out.Close()
 	spec, err := readSpec(out, SpecName)
-	if err != nil || spec.Run != MutationModuleChanged {
+	if err != nil || spec.Run != MutationModuleCorrupted {
 		t.Fatalf("%+v %v", spec, err)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, SpecName)); !os.IsNotExist(err) {

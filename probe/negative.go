@@ -31,7 +31,7 @@ func Negatives(m *ModuleFacts) []Negative {
 			Negative{MutationMACCorrupted, "module-mac corrupted"},
 		)
 	}
-	return append(ns, Negative{MutationModuleChanged, "FIPS module corrupted (one byte changed)"})
+	return append(ns, Negative{MutationModuleCorrupted, "FIPS module corrupted (one byte changed)"})
 }
 
 // applies tells whether a mutation is one of Negatives(m).
@@ -82,7 +82,7 @@ func planBreakage(m *ModuleFacts, run string) (breakage, error) {
 		return b, nil
 	}
 	module := byteEdit{path: m.RealPath, off: m.Size / 2}
-	if run == MutationModuleChanged {
+	if run == MutationModuleCorrupted {
 		module.corrupt = invertByte
 		b.broken = fmt.Sprintf("the byte at offset %d of %s inverted", module.off, m.RealPath)
 	}

@@ -88,7 +88,7 @@ func snapshot(t *testing.T, root string) map[string]fileState {
 // differs from the image as built only by the one breakage, in content
 // alone — no saved copy, no other inode, no other time, mode or owner.
 func TestBreakageChangesOnlyWhatItBreaks(t *testing.T) {
-	for _, run := range []string{RunApp, MutationConfigRemoved, MutationMACCorrupted, MutationModuleChanged} {
+	for _, run := range []string{RunApp, MutationConfigRemoved, MutationMACCorrupted, MutationModuleCorrupted} {
 		t.Run(run, func(t *testing.T) {
 			root := fakeImage(t, goodConfig, goodModuleCnf)
 			cnf := filepath.Join(root, "etc/ssl/fipsmodule.cnf")
@@ -131,10 +131,10 @@ func TestBreakageChangesOnlyWhatItBreaks(t *testing.T) {
 				}
 			}
 			want := map[string]string{
-				RunApp:                "",
-				MutationConfigRemoved: "removed /etc/ssl/fipsmodule.cnf",
-				MutationMACCorrupted:  "content of /etc/ssl/fipsmodule.cnf",
-				MutationModuleChanged: "content of /usr/lib/x86_64-linux-gnu/ossl-modules/fips.so",
+				RunApp:                  "",
+				MutationConfigRemoved:   "removed /etc/ssl/fipsmodule.cnf",
+				MutationMACCorrupted:    "content of /etc/ssl/fipsmodule.cnf",
+				MutationModuleCorrupted: "content of /usr/lib/x86_64-linux-gnu/ossl-modules/fips.so",
 			}[run]
 			if got := strings.Join(changed, ", "); got != want {
 				t.Errorf("changed: %q, want %q", got, want)
@@ -193,7 +193,7 @@ func TestRunApplication(t *testing.T) {
 	for _, tc := range []struct {
 		run  string
 		exit int
-	}{{RunApp, 0}, {MutationConfigRemoved, 3}, {MutationMACCorrupted, 4}, {MutationModuleChanged, 5}} {
+	}{{RunApp, 0}, {MutationConfigRemoved, 3}, {MutationMACCorrupted, 4}, {MutationModuleCorrupted, 5}} {
 		t.Run(tc.run, func(t *testing.T) {
 			root := fakeImage(t, goodConfig, goodModuleCnf)
 			cnf, module := filepath.Join(root, "etc/ssl/fipsmodule.cnf"), filepath.Join(root, "usr/lib/x86_64-linux-gnu/ossl-modules/fips.so")
@@ -231,7 +231,7 @@ exit 0`
 func TestRunApplicationThatDoesNotRefuse(t *testing.T) {
 	for _, script := range []string{"exit 0", "exec /bin/sleep 30"} {
 		root := fakeImage(t, goodConfig, goodModuleCnf)
-		spec := Spec{Root: root, Run: MutationModuleChanged, App: []string{"/bin/sh", "-c", script}, TimeoutSeconds: 0.3, Image: Image{Env: []string{"PATH=/nonexistent"}}}
+		spec := Spec{Root: root, Run: MutationModuleCorrupted, App: []string{"/bin/sh", "-c", script}, TimeoutSeconds: 0.3, Image: Image{Env: []string{"PATH=/nonexistent"}}}
 		c := runApplication(context.Background(), spec).Checks[0]
 		if c.Name != "app-refuses" || c.Status != Failed || !strings.Contains(c.Detail, "DOES NOT ENFORCE FIPS") {
 			t.Errorf("%q: %s %s: %s", script, c.Name, c.Status, c.Detail)
@@ -270,7 +270,7 @@ func TestRunOpenSSLRestoresTheImage(t *testing.T) {
 // A module OpenSSL would wait on (a FIFO) fails the static checks; no
 // program of the image runs against it, to wait out its timeout.
 func TestUnreadableModuleRunsNothing(t *testing.T) {
-	for _, run := range []string{RunApp, MutationModuleChanged} {
+	for _, run := range []string{RunApp, MutationModuleCorrupted} {
 		root := fakeImage(t, goodConfig, goodModuleCnf)
 		module := filepath.Join(root, "usr/lib/x86_64-linux-gnu/ossl-modules/fips.so")
 		if err := os.Remove(module); err != nil {

@@ -27,9 +27,9 @@ const (
 
 // Mutations the negative tests apply to the probe's copy of the image.
 const (
-	MutationConfigRemoved = "fipsmodule-cnf-removed"
-	MutationMACCorrupted  = "module-mac-corrupted"
-	MutationModuleChanged = "module-corrupted"
+	MutationConfigRemoved   = "fipsmodule-cnf-removed"
+	MutationMACCorrupted    = "module-mac-corrupted"
+	MutationModuleCorrupted = "module-corrupted"
 )
 
 // What each check container of a platform does: RunStatic, RunOpenSSL,
@@ -51,7 +51,7 @@ const (
 // once as built and once for each mutation, each in a container of its own
 // from the image as built, so that no run can see what another left.
 func Runs() []string {
-	return []string{RunStatic, RunOpenSSL, RunApp, MutationConfigRemoved, MutationMACCorrupted, MutationModuleChanged}
+	return []string{RunStatic, RunOpenSSL, RunApp, MutationConfigRemoved, MutationMACCorrupted, MutationModuleCorrupted}
 }
 
 // Runs lists the check containers this spec needs: with no application to
@@ -64,13 +64,22 @@ func (s Spec) Runs() []string {
 	return Runs()
 }
 
+// StageName is how a report's stage is named wherever it is shown: its
+// kind, and for a negative test its mutation ("negative/module-corrupted").
+func StageName(kind, mutation string) string {
+	if mutation != "" {
+		return kind + "/" + mutation
+	}
+	return kind
+}
+
 // IsApplicationRun tells whether run starts the application.
 func IsApplicationRun(run string) bool { return run == RunApp || IsMutation(run) }
 
 // IsMutation tells whether run breaks something.
 func IsMutation(run string) bool {
 	switch run {
-	case MutationConfigRemoved, MutationMACCorrupted, MutationModuleChanged:
+	case MutationConfigRemoved, MutationMACCorrupted, MutationModuleCorrupted:
 		return true
 	}
 	return false

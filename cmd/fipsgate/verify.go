@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/log"
 	"github.com/fipsgate/fipsgate/attestation"
 	"github.com/fipsgate/fipsgate/predicate"
+	"github.com/fipsgate/fipsgate/probe"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
@@ -187,11 +188,7 @@ func printPredicate(w io.Writer, platform string, p *predicate.Predicate) {
 		fmt.Fprintf(w, "  application  none checked (verified on OpenSSL alone)\n")
 	}
 	for _, s := range p.Stages {
-		name := s.Name
-		if s.Mutation != "" {
-			name += " (" + s.Mutation + ")"
-		}
-		fmt.Fprintf(w, "  %s\n", name)
+		fmt.Fprintf(w, "  %s\n", probe.StageName(s.Name, s.Mutation))
 		for _, c := range s.Checks {
 			fmt.Fprintf(w, "    %-8s %s\n", c.Status, c.Title)
 		}
