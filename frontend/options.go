@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fipsgate/fipsgate/probe"
 	"github.com/moby/buildkit/util/suggest"
 )
 
@@ -48,7 +49,7 @@ type Options struct {
 // DefaultOptions are the values in force when nothing is set.
 var DefaultOptions = Options{
 	Mode:           ModeEnforce,
-	TimeoutSeconds: 30,
+	TimeoutSeconds: probe.DefaultTimeout.Seconds(),
 }
 
 type option struct {

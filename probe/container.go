@@ -39,7 +39,7 @@ const maxSpecSize = 4 << 20
 // a result that says what it was waiting on; the frontend allows a little
 // more for the container itself.
 func Deadline(spec Spec, scale float64) time.Duration {
-	t := (&Emulation{TimeScale: scale}).Scale(seconds(spec.TimeoutSeconds, 30*time.Second))
+	t := (&Emulation{TimeScale: scale}).Scale(seconds(spec.TimeoutSeconds, DefaultTimeout))
 	// The longest run is RunOpenSSL: the self-test's commands at once, then
 	// each negative test's, one after the other — four timeouts; a run of
 	// the application takes one. Two more, and a minute for the inventory

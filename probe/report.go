@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/fipsgate/fipsgate/fipsmodule"
 	"github.com/fipsgate/fipsgate/inventory"
@@ -84,6 +85,10 @@ func IsMutation(run string) bool {
 	}
 	return false
 }
+
+// DefaultTimeout bounds each command of a check when the spec sets no
+// timeout (FIPSGATE_TIMEOUT_SECONDS).
+const DefaultTimeout = 30 * time.Second
 
 // ReportVersion changes when Report or Result changes incompatibly.
 const ReportVersion = 2

@@ -185,7 +185,7 @@ func newRunner(spec Spec) *runner {
 		spec:    spec,
 		env:     spec.Image.Env,
 		dir:     spec.Image.WorkingDir,
-		timeout: spec.Emulation.Scale(seconds(spec.TimeoutSeconds, 30*time.Second)),
+		timeout: spec.Emulation.Scale(seconds(spec.TimeoutSeconds, DefaultTimeout)),
 	}
 	// A program still running proves little: one that fails a moment
 	// later must not pass. Unless the user declares when a worker is up,
