@@ -18,7 +18,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	dockerconfig "github.com/docker/cli/cli/config"
-	"github.com/fipsgate/fipsgate/ocilayout"
+	"github.com/fipsgate/fipsgate/internal/ocilayout"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fipsgate/fipsgate/inventory"
+	"github.com/fipsgate/fipsgate/internal/inventory"
 )
 
 // inventoryBuild builds one target of testdata/inventory through fipsgate.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fipsgate/fipsgate/checkgraph"
-	"github.com/fipsgate/fipsgate/probe"
+	"github.com/fipsgate/fipsgate/internal/checkgraph"
+	"github.com/fipsgate/fipsgate/internal/probe"
 )
 
 // withGlobalArgs copies dir's Dockerfile into a new context with lines put

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fipsgate/fipsgate/inventory"
+	"github.com/fipsgate/fipsgate/internal/inventory"
 	"github.com/fipsgate/fipsgate/predicate"
 )
 

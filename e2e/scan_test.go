@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fipsgate/fipsgate/inventory"
+	"github.com/fipsgate/fipsgate/internal/inventory"
 )
 
 // fipsgateBinary builds the CLI once per test binary.

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fipsgate/fipsgate/checkgraph"
+	"github.com/fipsgate/fipsgate/internal/checkgraph"
 	"github.com/fipsgate/fipsgate/predicate"
-	"github.com/fipsgate/fipsgate/probe"
+	"github.com/fipsgate/fipsgate/internal/probe"
 )
 
 func fipsBase() string  { return registry + "/fipsgate/debian-fips:trixie" }

@@ -6,7 +6,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/fipsgate/fipsgate/inventory"
+	"github.com/fipsgate/fipsgate/internal/inventory"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/frontend/gateway/client"

@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
-	"github.com/fipsgate/fipsgate/checkgraph"
-	"github.com/fipsgate/fipsgate/inventory"
+	"github.com/fipsgate/fipsgate/internal/checkgraph"
+	"github.com/fipsgate/fipsgate/internal/inventory"
 	"github.com/fipsgate/fipsgate/predicate"
-	"github.com/fipsgate/fipsgate/probe"
+	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	dockerfile "github.com/moby/buildkit/frontend/dockerfile/builder"

@@ -13,9 +13,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fipsgate/fipsgate/checkgraph"
+	"github.com/fipsgate/fipsgate/internal/checkgraph"
 	"github.com/fipsgate/fipsgate/predicate"
-	"github.com/fipsgate/fipsgate/probe"
+	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/frontend/gateway/client"

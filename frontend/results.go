@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/fipsgate/fipsgate/probe"
+	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/moby/buildkit/frontend/gateway/client"
 )
 

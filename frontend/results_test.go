@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fipsgate/fipsgate/probe"
+	"github.com/fipsgate/fipsgate/internal/probe"
 )
 
 // results is what the runs of one platform write for an image whose

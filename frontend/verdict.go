@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/fipsgate/fipsgate/probe"
+	"github.com/fipsgate/fipsgate/internal/probe"
 )
 
 // Reports are the probe reports of one platform.

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fipsgate/fipsgate/probe"
+	"github.com/fipsgate/fipsgate/internal/probe"
 )
 
 func intp(i int) *int { return &i }

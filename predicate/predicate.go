@@ -7,9 +7,9 @@
 package predicate
 
 import (
-	"github.com/fipsgate/fipsgate/fipsmodule"
-	"github.com/fipsgate/fipsgate/inventory"
-	"github.com/fipsgate/fipsgate/probe"
+	"github.com/fipsgate/fipsgate/internal/fipsmodule"
+	"github.com/fipsgate/fipsgate/internal/inventory"
+	"github.com/fipsgate/fipsgate/internal/probe"
 )
 
 // Type is the predicate type of fipsgate's attestations.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fipsgate/fipsgate/probe"
+	"github.com/fipsgate/fipsgate/internal/probe"
 )
 
 // The predicate says how the platform's programs ran, and by how much the

@@ -12,9 +12,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/containerd/platforms"
-	"github.com/fipsgate/fipsgate/imagefs"
-	"github.com/fipsgate/fipsgate/inventory"
-	"github.com/fipsgate/fipsgate/ocilayout"
+	"github.com/fipsgate/fipsgate/internal/imagefs"
+	"github.com/fipsgate/fipsgate/internal/inventory"
+	"github.com/fipsgate/fipsgate/internal/ocilayout"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 

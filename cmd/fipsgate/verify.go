@@ -14,7 +14,7 @@ import (
 	"github.com/containerd/log"
 	"github.com/fipsgate/fipsgate/attestation"
 	"github.com/fipsgate/fipsgate/predicate"
-	"github.com/fipsgate/fipsgate/probe"
+	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"

@@ -1,0 +1,117 @@
+// Package checkgraph builds the verification graph as LLB: for every
+// platform of a build result, one check container for each of its runs
+// — the static checks on a read-only root, the image's openssl, the
+// application as built, and the application with each breakage — every
+// one from the image as built, all solved in one request. Each container is a vertex named for
+// its platform and run, with no network and none of the build's secrets,
+// ssh agents or cache mounts. The result image is never modified: each
+// container writes to its own copy-on-write copy.
+package checkgraph
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+
+	"github.com/containerd/platforms"
+	"github.com/fipsgate/fipsgate/internal/probe"
+	"github.com/moby/buildkit/client/llb"
+)
+
+// Target is one platform of the result to verify.
+type Target struct {
+	// ID is the platform's key in the result (exptypes.Platform.ID).
+	ID     string
+	Rootfs llb.State
+	// Spec carries what every probe run of this platform shares: the
+	// image config, the application command and the options.
+	Spec probe.Spec
+}
+
+// Name names the checks the way a Dockerfile names a stage: every vertex
+// of the graph is named "[fipsgate …] …", and the build option
+// --no-cache-filter fipsgate (dockerui's IsNoCache(Name)) runs the checks
+// again while the image's own stages come from the cache.
+const Name = "fipsgate"
+
+// Options applies to every vertex of the graph.
+type Options struct {
+	// Probe is the frontend image (gateway CurrentFrontend): its
+	// /bin/fipsgate is the probe.
+	Probe llb.State
+	// IgnoreCache runs every check container again (--no-cache, or
+	// --no-cache-filter naming Name).
+	IgnoreCache bool
+}
+
+// RunTitle names the vertex of one run.
+func RunTitle(run string) string {
+	switch run {
+	case probe.RunStatic:
+		return "static checks and crypto inventory"
+	case probe.RunOpenSSL:
+		return "OpenSSL self-test and negative tests"
+	case probe.RunApp:
+		return "the application, as built"
+	case probe.MutationConfigRemoved:
+		return "the application, fipsmodule.cnf removed"
+	case probe.MutationMACCorrupted:
+		return "the application, module-mac corrupted"
+	case probe.MutationModuleCorrupted:
+		return "the application, FIPS module corrupted"
+	}
+	return run
+}
+
+func vertexName(id, what string) string {
+	return fmt.Sprintf("[%s %s] %s", Name, id, what)
+}
+
+// probeExec runs the probe for one run, with the image as the container's
+// root, and returns the state of its output directory, which holds its
+// result at probe.ResultFile. The spec is a file in that directory, which
+// the probe removes before it starts anything of the image: the command
+// line, the mounts and the environment are the same in every run of a
+// platform, so nothing there says which run it is.
+func probeExec(t Target, run string, o Options) llb.State {
+	spec := t.Spec
+	spec.Root = "/"
+	spec.Run = run
+	dt, err := json.Marshal(spec)
+	if err != nil {
+		// Spec holds only strings, numbers and slices of them.
+		panic(err)
+	}
+	in := llb.Scratch().File(llb.Mkfile(probe.SpecName, 0o600, dt), llb.WithCustomName(vertexName(t.ID, "spec: "+run)))
+	opts := []llb.RunOption{
+		llb.Args([]string{path.Join(probe.ProbeDir, "fipsgate"), "probe", path.Join(probe.OutputDir, probe.SpecName)}),
+		llb.AddMount(probe.ProbeDir, o.Probe, llb.SourcePath("/bin"), llb.Readonly),
+		llb.Network(llb.NetModeNone),
+		llb.User("0:0"),
+		llb.Dir("/"),
+		// The probe is a native binary of the builder; the image's own
+		// programs, which it starts, run as the kernel allows.
+		llb.Platform(platforms.Normalize(platforms.DefaultSpec())),
+		llb.WithCustomName(vertexName(t.ID, RunTitle(run))),
+	}
+	if run == probe.RunStatic {
+		// Nothing of the image runs there; nothing may change what it reads.
+		opts = append(opts, llb.ReadonlyRootFS())
+	}
+	if o.IgnoreCache {
+		opts = append(opts, llb.IgnoreCache)
+	}
+	return t.Rootfs.Run(opts...).AddMount(probe.OutputDir, in)
+}
+
+// Checks returns a state holding the result of every run of every target,
+// at probe.ResultFile(id, run). The containers run at once.
+func Checks(targets []Target, o Options) llb.State {
+	var outputs []llb.State
+	for _, t := range targets {
+		for _, run := range t.Spec.Runs() {
+			outputs = append(outputs, probeExec(t, run, o))
+		}
+	}
+	return llb.Merge(outputs, llb.WithCustomName("["+Name+"] collect results"))
+}

@@ -1,0 +1,182 @@
+package fipsmodule
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/fipsgate/fipsgate/internal/imagefs"
+	"golang.org/x/sys/unix"
+)
+
+// The expected MAC was computed independently (Python's hmac module with the
+// default key), so this checks the key and the formatting, not just the code.
+func TestInspect(t *testing.T) {
+	module := []byte("\x7fELF\x00\x01OpenSSL FIPS Provider\x00\x003.1.2\x00OpenSSL 3.1.2 1 Aug 2023\x00\xff")
+	// One byte at a time: strings must be found across Write calls.
+	info, err := Inspect(iotest.OneByteReader(bytes.NewReader(module)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Info{
+		Size:    int64(len(module)),
+		SHA256:  "4a3471cc1672e0a3459f1e9f85a74ce2721c9c19a2f4e5f28469e4daedbdb50d",
+		MAC:     "58:F1:00:DF:AF:A1:5F:A8:5E:1D:57:FE:9F:74:D7:40:1B:6F:29:C0:AD:E6:44:36:45:FD:B8:9D:EA:76:64:6F",
+		Name:    "OpenSSL FIPS Provider",
+		Version: "3.1.2",
+	}
+	if info != want {
+		t.Errorf("Inspect = %+v\nwant      %+v", info, want)
+	}
+}
+
+func TestInspectVersionWithoutVersionText(t *testing.T) {
+	info, err := Inspect(strings.NewReader("junk\x00Vendor FIPS Provider for OpenSSL\x003.0.9\x00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Version != "3.0.9" || info.Name != "Vendor FIPS Provider for OpenSSL" {
+		t.Errorf("info = %+v", info)
+	}
+}
+
+func TestNormalizeMAC(t *testing.T) {
+	got, err := NormalizeMAC(" 5e:91:0a ")
+	if err != nil || got != "5E:91:0A" {
+		t.Errorf("NormalizeMAC = %q, %v", got, err)
+	}
+	if got, err := NormalizeMAC("5E910A"); err != nil || got != "5E:91:0A" {
+		t.Errorf("NormalizeMAC without colons = %q, %v", got, err)
+	}
+	for _, bad := range []string{"", "zz:zz", "5E:9"} {
+		if _, err := NormalizeMAC(bad); err == nil {
+			t.Errorf("NormalizeMAC(%q) must fail", bad)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		version   string
+		validated bool
+		cert      int
+	}{
+		{"3.1.2", true, 4985},
+		{"3.0.9", false, 4282}, // FIPS 140-2, historical
+		{"3.5.9", false, 0},
+		{"", false, 0},
+	} {
+		v := Validate(tc.version)
+		cert := 0
+		if v.Certificate != nil {
+			cert = v.Certificate.Number
+		}
+		if v.Validated != tc.validated || cert != tc.cert || v.Reason == "" {
+			t.Errorf("Validate(%q) = %+v", tc.version, v)
+		}
+	}
+}
+
+// bounded runs Inspect and fails the test if it has not returned by the
+// deadline: a regression reads /dev/zero forever or hashes gigabytes.
+func bounded(t *testing.T, r io.Reader) (Info, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	type result struct {
+		info Info
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		info, err := Inspect(r)
+		done <- result{info, err}
+	}()
+	select {
+	case res := <-done:
+		return res.info, res.err
+	case <-ctx.Done():
+		t.Fatalf("Inspect did not return within 20s")
+		panic("unreachable")
+	}
+}
+
+func TestInspectRefusesHostileModules(t *testing.T) {
+	dir := t.TempDir()
+	sparse := filepath.Join(dir, "fips.so")
+	f, err := os.Create(sparse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(8 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	fifo := filepath.Join(dir, "fifo.so")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := imagefs.Root{Dir: dir}
+	for _, tc := range []struct {
+		name string
+		open func() (*os.File, error)
+		want string
+		is   error
+	}{
+		{"sparse", func() (*os.File, error) { return root.Open("/fips.so") },
+			"/fips.so: file too large: 8589934592 bytes, 8321499136 over the 268435456-byte limit; OpenSSL's fips.so is 1-3 MB", imagefs.ErrTooLarge},
+		// Opened by the caller as a FIFO: its read end, not blocking.
+		{"fifo", func() (*os.File, error) { return os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK, 0) },
+			fifo + " is a FIFO (named pipe), not a regular file", imagefs.ErrNotRegular},
+		{"device", func() (*os.File, error) { return os.Open("/dev/zero") },
+			"/dev/zero is a character device, not a regular file", imagefs.ErrNotRegular},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := tc.open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			_, err = bounded(t, f)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, tc.is) {
+				t.Errorf("Inspect = %v\nwant %q, wrapping %v", err, tc.want, tc.is)
+			}
+		})
+	}
+}
+
+// A reader that is not a file has no size to check first: /dev/zero seen
+// through a pipe, say. Reading stops just past the limit.
+func TestInspectStopsPastTheLimit(t *testing.T) {
+	f, err := os.Open("/dev/zero")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, err = bounded(t, struct{ io.Reader }{f})
+	if !errors.Is(err, imagefs.ErrTooLarge) || !strings.Contains(err.Error(), "the module: file too large: reading stopped past the 268435456-byte limit") {
+		t.Errorf("Inspect = %v", err)
+	}
+}
+
+func TestInspectReadsAModuleAtTheLimit(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "fips.so"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(MaxSize); err != nil {
+		t.Fatal(err)
+	}
+	info, err := bounded(t, f)
+	if err != nil || info.Size != MaxSize {
+		t.Errorf("Inspect = %+v, %v", info, err)
+	}
+}
