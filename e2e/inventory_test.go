@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/fipsgate/fipsgate/internal/inventory"
+	"github.com/fipsgate/fipsgate/predicate"
 )
 
 // inventoryBuild builds one target of testdata/inventory through fipsgate.
@@ -69,7 +70,7 @@ func TestInventoryFailures(t *testing.T) {
 // Go's own FIPS 140-3 module (a warning, a failure under FIPSGATE_STRICT),
 // and accepted exceptions, pass, and the predicate lists what was found.
 func TestInventoryPasses(t *testing.T) {
-	findingsOf := func(t *testing.T, b build, r result) *inventory.Inventory {
+	findingsOf := func(t *testing.T, b build, r result) *predicate.Inventory {
 		t.Helper()
 		mustSucceed(t, "the build", r)
 		_, preds := fipsgatePredicates(t, b.image, r.digest)
@@ -79,7 +80,7 @@ func TestInventoryPasses(t *testing.T) {
 		}
 		return p.Inventory
 	}
-	find := func(inv *inventory.Inventory, path, kind string) *inventory.Finding {
+	find := func(inv *predicate.Inventory, path, kind string) *predicate.Finding {
 		for i, f := range inv.Findings {
 			if f.Path == path && f.Kind == kind {
 				return &inv.Findings[i]

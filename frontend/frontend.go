@@ -345,7 +345,7 @@ func attest(ctx context.Context, c client.Client, res *client.Result, platforms 
 		for _, w := range pl.verdict.Warnings {
 			warnings = append(warnings, fmt.Sprintf("[%s] %s: %s", w.Stage, w.Check.Title, w.Check.Detail))
 		}
-		p := predicate.New(predicate.Input{
+		p := newPredicate(predicateInput{
 			Platform:        t.ID,
 			VerifierVersion: Version,
 			Options:         opts,

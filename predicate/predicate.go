@@ -6,12 +6,6 @@
 // compatible releases; anything incompatible gets a new Type.
 package predicate
 
-import (
-	"github.com/fipsgate/fipsgate/internal/fipsmodule"
-	"github.com/fipsgate/fipsgate/internal/inventory"
-	"github.com/fipsgate/fipsgate/internal/probe"
-)
-
 // Type is the predicate type of fipsgate's attestations.
 const Type = "https://fipsgate.github.io/predicate/fips-verification/v1"
 
@@ -29,7 +23,7 @@ type Predicate struct {
 	Result        string      `json:"result"`
 	Platform      string      `json:"platform"`
 	Verifier      Verifier    `json:"verifier"`
-	Options       any         `json:"options"`
+	Options       Options     `json:"options"`
 	Module        *Module     `json:"module,omitempty"`
 	OpenSSL       *OpenSSL    `json:"openssl,omitempty"`
 	Application   Application `json:"application"`
@@ -37,9 +31,9 @@ type Predicate struct {
 	// checks, and by how much the time limits were scaled for it.
 	Emulation *Emulation `json:"emulation,omitempty"`
 	// Inventory is the crypto found in the image besides the module.
-	Inventory *inventory.Inventory `json:"inventory,omitempty"`
-	Stages    []Stage              `json:"stages"`
-	Warnings  []string             `json:"warnings,omitempty"`
+	Inventory *Inventory `json:"inventory,omitempty"`
+	Stages    []Stage    `json:"stages"`
+	Warnings  []string   `json:"warnings,omitempty"`
 }
 
 // Verifier names what produced the predicate.
@@ -50,17 +44,17 @@ type Verifier struct {
 
 // Module is the FIPS provider module that was verified.
 type Module struct {
-	Name          string                  `json:"name,omitempty"`
-	Version       string                  `json:"version,omitempty"`
-	Path          string                  `json:"path"`
-	SHA256        string                  `json:"sha256"`
-	Size          int64                   `json:"size"`
-	Layout        string                  `json:"layout"`
-	Config        string                  `json:"config,omitempty"`
-	MACVerified   bool                    `json:"macVerified"`
-	Validated     bool                    `json:"validated"`
-	Certificate   *fipsmodule.Certificate `json:"certificate,omitempty"`
-	ValidationMsg string                  `json:"validation"`
+	Name          string       `json:"name,omitempty"`
+	Version       string       `json:"version,omitempty"`
+	Path          string       `json:"path"`
+	SHA256        string       `json:"sha256"`
+	Size          int64        `json:"size"`
+	Layout        string       `json:"layout"`
+	Config        string       `json:"config,omitempty"`
+	MACVerified   bool         `json:"macVerified"`
+	Validated     bool         `json:"validated"`
+	Certificate   *Certificate `json:"certificate,omitempty"`
+	ValidationMsg string       `json:"validation"`
 }
 
 // OpenSSL summarises the configuration in force.
@@ -94,60 +88,107 @@ type Emulation struct {
 // Stage is one probe run: the static checks, the self-test, or one
 // negative test with the mutation it applied.
 type Stage struct {
-	Name     string        `json:"name"`
-	Mutation string        `json:"mutation,omitempty"`
-	Checks   []probe.Check `json:"checks"`
+	Name     string  `json:"name"`
+	Mutation string  `json:"mutation,omitempty"`
+	Checks   []Check `json:"checks"`
 }
 
-// Input is what a predicate is made from.
-type Input struct {
-	Platform        string
-	VerifierVersion string
-	Options         any
-	Static          *probe.Report
-	Dynamic         []*probe.Report // self-test, then negative tests
-	Warnings        []string
+// Options are the build options in force (docs/predicate.md, the README's
+// Options section).
+type Options struct {
+	Mode             string   `json:"mode"`
+	Check            []string `json:"check,omitempty"`
+	ReadySeconds     float64  `json:"readySeconds,omitempty"`
+	TimeoutSeconds   float64  `json:"timeoutSeconds"`
+	ExpectFailure    string   `json:"expectFailure,omitempty"`
+	ProbeRequest     string   `json:"probeRequest,omitempty"`
+	RequireValidated bool     `json:"requireValidated"`
+	Strict           bool     `json:"strict"`
+	Exceptions       string   `json:"exceptions,omitempty"`
 }
 
-// New builds the predicate of a platform that passed.
-func New(in Input) Predicate {
-	p := Predicate{
-		SchemaVersion: Version,
-		Result:        Passed,
-		Platform:      in.Platform,
-		Verifier:      Verifier{Name: "fipsgate", Version: in.VerifierVersion},
-		Options:       in.Options,
-		Warnings:      in.Warnings,
-	}
-	if m := in.Static.Module; m != nil && m.Path != "" {
-		p.Module = &Module{
-			Name: m.Name, Version: m.Version, Path: m.Path, SHA256: m.SHA256, Size: m.Size,
-			Layout: m.Layout, Config: m.Config, MACVerified: m.MACVerified,
-			Validated: m.Validation.Validated, Certificate: m.Validation.Certificate, ValidationMsg: m.Validation.Reason,
-		}
-	}
-	if o := in.Static.OpenSSL; o != nil {
-		p.OpenSSL = &OpenSSL{
-			Libcrypto: o.Libcrypto, ConfigFile: o.ConfigFile, ConfigSource: o.ConfigSource, Files: o.Files,
-			ConfigDiagnostics: o.Summary.ConfigDiagnostics, ActiveProviders: nonNil(o.Summary.Active()),
-			DefaultProperties: o.Summary.DefaultProperties,
-		}
-	}
-	p.Inventory = in.Static.Inventory
-	p.Application = Application{Checked: len(in.Static.App) > 0, Command: in.Static.App, Source: in.Static.AppSource}
-	if e := in.Static.Emulation; e != nil {
-		p.Emulation = &Emulation{Emulated: e.Emulated, Machine: e.Machine, Host: e.Host, TimeScale: e.TimeScale, How: e.How}
-	}
-	p.Stages = append(p.Stages, Stage{Name: in.Static.Kind, Checks: in.Static.Checks})
-	for _, r := range in.Dynamic {
-		p.Stages = append(p.Stages, Stage{Name: r.Kind, Mutation: r.Mutation, Checks: r.Checks})
-	}
-	return p
+// Certificate is a CMVP certificate of the module's release.
+type Certificate struct {
+	Number   int      `json:"number"`
+	Standard string   `json:"standard"`
+	Versions []string `json:"versions"`
+	Active   bool     `json:"active"`
+	Note     string   `json:"note,omitempty"`
+	Source   string   `json:"source"`
 }
 
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+// Check is one verified claim, with the evidence for it: the command, what
+// was expected, and what was observed.
+type Check struct {
+	Name          string   `json:"name"`
+	Title         string   `json:"title"`
+	Required      bool     `json:"required"`
+	Status        string   `json:"status"`
+	Detail        string   `json:"detail,omitempty"`
+	Command       []string `json:"command,omitempty"`
+	Expect        string   `json:"expect,omitempty"`
+	ExitCode      *int     `json:"exitCode,omitempty"`
+	Signal        string   `json:"signal,omitempty"`
+	TimedOut      bool     `json:"timedOut,omitempty"`
+	Listening     bool     `json:"listening,omitempty"`
+	Contact       string   `json:"contact,omitempty"`
+	Answered      bool     `json:"answered,omitempty"`
+	DiedOnContact bool     `json:"diedOnContact,omitempty"`
+	StillRunning  bool     `json:"stillRunning,omitempty"`
+	OutputSHA256  string   `json:"outputSha256,omitempty"`
+	Output        string   `json:"output,omitempty"`
+}
+
+// Inventory is the crypto found in the image besides the module
+// (docs/inventory.md), and what the application reaches
+// (docs/verdict.md).
+type Inventory struct {
+	Summary    map[string]int `json:"summary"`
+	Findings   []Finding      `json:"findings"`
+	Stats      Stats          `json:"stats"`
+	Strict     bool           `json:"strict"`
+	Exceptions []Exception    `json:"exceptions,omitempty"`
+	Reach      *Reach         `json:"reach,omitempty"`
+}
+
+// Finding is one thing the inventory found.
+type Finding struct {
+	Path     string `json:"path"`
+	Kind     string `json:"kind"`
+	Severity string `json:"severity"`
+	Evidence string `json:"evidence"`
+	Remedy   string `json:"remedy,omitempty"`
+	Reach    string `json:"reach,omitempty"`
+	Accepted string `json:"accepted,omitempty"`
+}
+
+// Stats count what the inventory scanned.
+type Stats struct {
+	Files     int   `json:"files"`
+	ELFFiles  int   `json:"elfFiles"`
+	GoFiles   int   `json:"goBinaries"`
+	Bytes     int64 `json:"bytes"`
+	ReadBytes int64 `json:"readBytes"`
+}
+
+// Exception is an accepted kind of finding at matching paths.
+type Exception struct {
+	Path   string `json:"path"`
+	Kind   string `json:"kind,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// Reach is what the application can run and load.
+type Reach struct {
+	Entries    []ReachEntry `json:"entries"`
+	Unresolved []string     `json:"unresolved,omitempty"`
+	Incomplete string       `json:"incomplete,omitempty"`
+}
+
+// ReachEntry is one file the application can run or load.
+type ReachEntry struct {
+	Path         string `json:"path"`
+	Via          string `json:"via"`
+	Observed     bool   `json:"observed,omitempty"`
+	DependencyOf string `json:"dependencyOf,omitempty"`
 }

@@ -1,0 +1,105 @@
+package frontend
+
+import (
+	"github.com/fipsgate/fipsgate/internal/inventory"
+	"github.com/fipsgate/fipsgate/internal/probe"
+	"github.com/fipsgate/fipsgate/predicate"
+)
+
+// predicateInput is what a platform's predicate is made from.
+type predicateInput struct {
+	Platform        string
+	VerifierVersion string
+	Options         Options
+	Static          *probe.Report
+	Dynamic         []*probe.Report // self-test, then negative tests
+	Warnings        []string
+}
+
+// newPredicate builds the predicate of a platform that passed, from the
+// probe's reports: the predicate owns its wire types, so that what the
+// probe and the inventory hold can change without changing it.
+func newPredicate(in predicateInput) predicate.Predicate {
+	o := in.Options
+	p := predicate.Predicate{
+		SchemaVersion: predicate.Version,
+		Result:        predicate.Passed,
+		Platform:      in.Platform,
+		Verifier:      predicate.Verifier{Name: "fipsgate", Version: in.VerifierVersion},
+		Options: predicate.Options{Mode: o.Mode, Check: o.Check, ReadySeconds: o.ReadySeconds, TimeoutSeconds: o.TimeoutSeconds,
+			ExpectFailure: o.ExpectFailure, ProbeRequest: o.ProbeRequest, RequireValidated: o.RequireValidated, Strict: o.Strict, Exceptions: o.Exceptions},
+		Warnings: in.Warnings,
+	}
+	if m := in.Static.Module; m != nil && m.Path != "" {
+		p.Module = &predicate.Module{
+			Name: m.Name, Version: m.Version, Path: m.Path, SHA256: m.SHA256, Size: m.Size,
+			Layout: m.Layout, Config: m.Config, MACVerified: m.MACVerified,
+			Validated: m.Validation.Validated, ValidationMsg: m.Validation.Reason,
+		}
+		if c := m.Validation.Certificate; c != nil {
+			p.Module.Certificate = &predicate.Certificate{Number: c.Number, Standard: c.Standard, Versions: c.Versions, Active: c.Active, Note: c.Note, Source: c.Source}
+		}
+	}
+	if o := in.Static.OpenSSL; o != nil {
+		p.OpenSSL = &predicate.OpenSSL{
+			Libcrypto: o.Libcrypto, ConfigFile: o.ConfigFile, ConfigSource: o.ConfigSource, Files: o.Files,
+			ConfigDiagnostics: o.Summary.ConfigDiagnostics, ActiveProviders: nonNil(o.Summary.Active()),
+			DefaultProperties: o.Summary.DefaultProperties,
+		}
+	}
+	p.Inventory = predicateInventory(in.Static.Inventory)
+	p.Application = predicate.Application{Checked: len(in.Static.App) > 0, Command: in.Static.App, Source: in.Static.AppSource}
+	if e := in.Static.Emulation; e != nil {
+		p.Emulation = &predicate.Emulation{Emulated: e.Emulated, Machine: e.Machine, Host: e.Host, TimeScale: e.TimeScale, How: e.How}
+	}
+	p.Stages = append(p.Stages, predicate.Stage{Name: in.Static.Kind, Checks: predicateChecks(in.Static.Checks)})
+	for _, r := range in.Dynamic {
+		p.Stages = append(p.Stages, predicate.Stage{Name: r.Kind, Mutation: r.Mutation, Checks: predicateChecks(r.Checks)})
+	}
+	return p
+}
+
+func predicateChecks(checks []probe.Check) []predicate.Check {
+	if checks == nil {
+		return nil
+	}
+	out := make([]predicate.Check, len(checks))
+	for i, c := range checks {
+		out[i] = predicate.Check{Name: c.Name, Title: c.Title, Required: c.Required, Status: c.Status, Detail: c.Detail,
+			Command: c.Command, Expect: c.Expect, ExitCode: c.ExitCode, Signal: c.Signal, TimedOut: c.TimedOut,
+			Listening: c.Listening, Contact: c.Contact, Answered: c.Answered, DiedOnContact: c.DiedOnContact,
+			StillRunning: c.StillRunning, OutputSHA256: c.OutputSHA256, Output: c.Output}
+	}
+	return out
+}
+
+func predicateInventory(inv *inventory.Inventory) *predicate.Inventory {
+	if inv == nil {
+		return nil
+	}
+	out := &predicate.Inventory{Summary: inv.Summary, Strict: inv.Strict,
+		Stats: predicate.Stats{Files: inv.Stats.Files, ELFFiles: inv.Stats.ELFFiles, GoFiles: inv.Stats.GoFiles, Bytes: inv.Stats.Bytes, ReadBytes: inv.Stats.ReadBytes}}
+	if inv.Findings != nil {
+		out.Findings = make([]predicate.Finding, len(inv.Findings))
+		for i, f := range inv.Findings {
+			out.Findings[i] = predicate.Finding{Path: f.Path, Kind: f.Kind, Severity: f.Severity, Evidence: f.Evidence, Remedy: f.Remedy, Reach: f.Reach, Accepted: f.Accepted}
+		}
+	}
+	for _, e := range inv.Exceptions {
+		out.Exceptions = append(out.Exceptions, predicate.Exception{Path: e.Path, Kind: e.Kind, Reason: e.Reason})
+	}
+	if r := inv.Reach; r != nil {
+		out.Reach = &predicate.Reach{Entries: make([]predicate.ReachEntry, len(r.Entries)), Unresolved: r.Unresolved, Incomplete: r.Incomplete}
+		for i, e := range r.Entries {
+			out.Reach.Entries[i] = predicate.ReachEntry{Path: e.Path, Via: e.Via, Observed: e.Observed, DependencyOf: e.DependencyOf}
+		}
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
