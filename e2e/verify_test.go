@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/fipsgate/fipsgate/internal/checkgraph"
-	"github.com/fipsgate/fipsgate/predicate"
 	"github.com/fipsgate/fipsgate/internal/probe"
+	"github.com/fipsgate/fipsgate/predicate"
 )
 
 func fipsBase() string  { return registry + "/fipsgate/debian-fips:trixie" }

@@ -14,8 +14,8 @@ import (
 	"testing"
 
 	"github.com/fipsgate/fipsgate/internal/checkgraph"
-	"github.com/fipsgate/fipsgate/predicate"
 	"github.com/fipsgate/fipsgate/internal/probe"
+	"github.com/fipsgate/fipsgate/predicate"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/frontend/gateway/client"

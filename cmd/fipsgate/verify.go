@@ -13,8 +13,8 @@ import (
 
 	"github.com/containerd/log"
 	"github.com/fipsgate/fipsgate/attestation"
-	"github.com/fipsgate/fipsgate/predicate"
 	"github.com/fipsgate/fipsgate/internal/probe"
+	"github.com/fipsgate/fipsgate/predicate"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
