@@ -197,23 +197,21 @@ func warn(ctx context.Context, c client.Client, msg string) error {
 
 // targetsOf lists the platforms of the result with their image configs.
 func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exception) ([]checkgraph.Target, error) {
-	var ps exptypes.Platforms
-	if dt, ok := res.Metadata[exptypes.ExporterPlatformsKey]; ok {
-		if err := json.Unmarshal(dt, &ps); err != nil {
-			return nil, fmt.Errorf("fipsgate: reading the result's platforms: %w", err)
-		}
-	}
-	if len(ps.Platforms) == 0 {
-		return nil, fmt.Errorf("fipsgate: the build result names no platform")
+	// The platforms as BuildKit's exporters read them: the platforms key,
+	// or for a single-platform result its image config.
+	ps, err := exptypes.ParsePlatforms(res.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("fipsgate: reading the result's platforms: %w", err)
 	}
 	var targets []checkgraph.Target
 	for _, p := range ps.Platforms {
-		ref, cfgKey := res.Refs[p.ID], exptypes.ExporterImageConfigKey+"/"+p.ID
-		if ref == nil {
-			ref, cfgKey = res.Ref, exptypes.ExporterImageConfigKey
-		}
-		if ref == nil {
+		ref, ok := res.FindRef(p.ID)
+		if !ok || ref == nil {
 			return nil, fmt.Errorf("fipsgate: no result for platform %s", p.ID)
+		}
+		cfgKey := exptypes.ExporterImageConfigKey + "/" + p.ID
+		if _, ok := res.Metadata[cfgKey]; !ok {
+			cfgKey = exptypes.ExporterImageConfigKey
 		}
 		var img dockerspec.DockerOCIImage
 		if dt, ok := res.Metadata[cfgKey]; ok {
