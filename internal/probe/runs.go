@@ -155,7 +155,11 @@ func runApplication(ctx context.Context, spec Spec) *Report {
 		return rep
 	}
 	rep.Broken = b.broken
-	c, observed := newRunner(spec).app(ctx, negative)
+	if negative {
+		rep.Checks = []Check{newRunner(spec).appRefuses(ctx)}
+		return rep
+	}
+	c, observed := newRunner(spec).appRuns(ctx)
 	rep.Checks, rep.Observed = []Check{c}, observed
 	if observed != nil {
 		// Every process of the image is gone by now (run, with Observe).
@@ -255,78 +259,62 @@ func record(c *Check, o outcome) {
 	c.Output = excerpt(o.Output, 12)
 }
 
-// app runs the application check as the image's user. The positive run
-// also returns what its processes were observed running and mapping.
-func (r *runner) app(ctx context.Context, negative bool) (Check, *inventory.Reach) {
-	c := Check{Name: "app", Required: true, Command: r.spec.App}
-	if negative {
-		c.Name, c.Title = "app-refuses", "the application refuses to run without a valid FIPS module"
-		c.Expect = "non-zero exit or signal within " + r.timeout.String() + ", or, for a server, when first contacted"
-	} else {
-		c.Name, c.Title = "app-runs", "the application runs"
-		c.Expect = "exit status 0, a listening socket, or still running after " + r.ready.String()
+// appRuns runs the application on the image as built: it must run, and
+// what its processes are seen to load is returned for judging.
+func (r *runner) appRuns(ctx context.Context) (Check, *inventory.Reach) {
+	c := Check{Name: "app-runs", Title: "the application runs", Required: true, Command: r.spec.App,
+		Expect: "exit status 0, a listening socket, or still running after " + r.ready.String()}
+	cmd, ok := r.appCommand(&c)
+	if !ok {
+		return c, nil
 	}
-	if len(r.spec.App) == 0 {
-		c.Status, c.Required = NotRun, false
-		c.Detail = "no application was checked: the image has no ENTRYPOINT or CMD (verified on OpenSSL alone)"
-		if r.spec.AppSource != "" {
-			c.Detail = "no application was checked (" + r.spec.AppSource + "): verified on OpenSSL alone"
+	cmd.Observe = true
+	cmd.ReadyAfter = r.ready
+	// Still running at ReadyAfter is up; the timeout is only a bound.
+	cmd.Timeout = max(r.timeout, r.ready) + 5*time.Second
+	o := run(ctx, cmd)
+	record(&c, o)
+	var observed *inventory.Reach
+	if o.StartError == nil {
+		observed = &inventory.Reach{Entries: o.Observed, Unresolved: o.Unobserved}
+	}
+	c.Status = passIf(o.Ran())
+	c.Detail = "the application " + o.Describe()
+	if o.StillRunning {
+		c.Detail += " after " + r.ready.String()
+		scaled := ""
+		if e := r.spec.Emulation; e != nil && e.TimeScale > 1 {
+			scaled = fmt.Sprintf(", x%g: the image's programs run emulated", e.TimeScale)
 		}
-		return c, nil
+		if r.spec.ReadySeconds <= 0 {
+			c.Detail += " (the timeout" + scaled + "): it neither exited nor listened, and is taken for a worker that is up; FIPSGATE_READY_SECONDS declares that sooner"
+		} else {
+			c.Detail += " (FIPSGATE_READY_SECONDS" + scaled + "): taken for a worker that is up"
+		}
 	}
-	root := imagefs.Root{Dir: r.spec.Root}
-	id, err := resolveUser(root, r.spec.Image.User)
-	if err != nil {
-		c.Status = Failed
-		c.Detail = "cannot run as the image's user: " + err.Error()
-		return c, nil
-	}
-	args := append([]string{}, r.spec.App...)
-	if p := inventory.LookPath(root, args[0], envMap(r.env), r.dir); p != "" {
-		args[0] = p
-	}
-	cmd := command{Args: args, Env: r.env, Dir: r.dir, Cred: id.Cred, Timeout: r.timeout, WatchListen: true, Contact: true, Request: r.spec.ProbeRequest}
-	if cmd.Request == "" {
-		cmd.Request = DefaultRequest
-	}
-	if !negative {
-		cmd.Observe = true
-		cmd.ReadyAfter = r.ready
-		// Still running at ReadyAfter is up; the timeout is only a bound.
-		cmd.Timeout = max(r.timeout, r.ready) + 5*time.Second
+	return c, observed
+}
+
+// appRefuses runs the application with the FIPS module broken: it must
+// refuse to run.
+func (r *runner) appRefuses(ctx context.Context) Check {
+	c := Check{Name: "app-refuses", Title: "the application refuses to run without a valid FIPS module", Required: true, Command: r.spec.App,
+		Expect: "non-zero exit or signal within " + r.timeout.String() + ", or, for a server, when first contacted"}
+	cmd, ok := r.appCommand(&c)
+	if !ok {
+		return c
 	}
 	o := run(ctx, cmd)
 	record(&c, o)
-	if !negative {
-		var observed *inventory.Reach
-		if o.StartError == nil {
-			observed = &inventory.Reach{Entries: o.Observed, Unresolved: o.Unobserved}
-		}
-		c.Status = passIf(o.Ran())
-		c.Detail = "the application " + o.Describe()
-		if o.StillRunning {
-			c.Detail += " after " + r.ready.String()
-			scaled := ""
-			if e := r.spec.Emulation; e != nil && e.TimeScale > 1 {
-				scaled = fmt.Sprintf(", x%g: the image's programs run emulated", e.TimeScale)
-			}
-			if r.spec.ReadySeconds <= 0 {
-				c.Detail += " (the timeout" + scaled + "): it neither exited nor listened, and is taken for a worker that is up; FIPSGATE_READY_SECONDS declares that sooner"
-			} else {
-				c.Detail += " (FIPSGATE_READY_SECONDS" + scaled + "): taken for a worker that is up"
-			}
-		}
-		return c, observed
-	}
 	if o.StartError != nil || o.ProcessLimit {
 		c.Status = Failed
 		c.Detail = "the application " + o.Describe() + ": a refusal to run cannot be shown"
-		return c, nil
+		return c
 	}
 	if !o.Refused() {
 		c.Status = Failed
 		c.Detail = "THE IMAGE DOES NOT ENFORCE FIPS: the application still runs with the FIPS module broken (it " + o.Describe() + ")"
-		return c, nil
+		return c
 	}
 	c.Status, c.Detail = Passed, "the application "+o.Describe()
 	if r.spec.ExpectFailure != "" {
@@ -341,7 +329,36 @@ func (r *runner) app(ctx context.Context, negative bool) (Check, *inventory.Reac
 			c.Detail += fmt.Sprintf(", with output matching %q", r.spec.ExpectFailure)
 		}
 	}
-	return c, nil
+	return c
+}
+
+// appCommand is how the application runs, as the image's user, as docker
+// run would; false, with c saying why, when it cannot run.
+func (r *runner) appCommand(c *Check) (command, bool) {
+	if len(r.spec.App) == 0 {
+		c.Status, c.Required = NotRun, false
+		c.Detail = "no application was checked: the image has no ENTRYPOINT or CMD (verified on OpenSSL alone)"
+		if r.spec.AppSource != "" {
+			c.Detail = "no application was checked (" + r.spec.AppSource + "): verified on OpenSSL alone"
+		}
+		return command{}, false
+	}
+	root := imagefs.Root{Dir: r.spec.Root}
+	id, err := resolveUser(root, r.spec.Image.User)
+	if err != nil {
+		c.Status = Failed
+		c.Detail = "cannot run as the image's user: " + err.Error()
+		return command{}, false
+	}
+	args := append([]string{}, r.spec.App...)
+	if p := inventory.LookPath(root, args[0], envMap(r.env), r.dir); p != "" {
+		args[0] = p
+	}
+	cmd := command{Args: args, Env: r.env, Dir: r.dir, Cred: id.Cred, Timeout: r.timeout, WatchListen: true, Contact: true, Request: r.spec.ProbeRequest}
+	if cmd.Request == "" {
+		cmd.Request = DefaultRequest
+	}
+	return cmd, true
 }
 
 // opensslSelfTest checks, with the image's openssl command on the image as
