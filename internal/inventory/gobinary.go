@@ -76,76 +76,8 @@ type goFacts struct {
 // tells whether the binary carries BoringCrypto.
 func (s *scanner) goBinary(ef *elf.File, name string, bi *buildinfo.BuildInfo, needed []string) bool {
 	g := goFacts{cryptoPkgs: map[string]bool{}}
-	settings := map[string]string{}
-	for _, kv := range bi.Settings {
-		settings[kv.Key] = kv.Value
-	}
-	experiments := settings["GOEXPERIMENT"]
-	for _, e := range strings.Split(experiments, ",") {
-		switch e {
-		case "boringcrypto":
-			g.boringClaim = "GOEXPERIMENT=" + experiments
-		case "opensslcrypto", "systemcrypto", "cngcrypto", "darwincrypto":
-			g.claims = append(g.claims, "GOEXPERIMENT="+experiments)
-		}
-	}
-	if strings.Contains(bi.GoVersion, "X:boringcrypto") {
-		g.boringClaim = "Go version " + bi.GoVersion
-	}
-	if tags := settings["-tags"]; tags != "" {
-		for _, t := range strings.Split(tags, ",") {
-			switch t {
-			case "requirefips", "goexperiment.opensslcrypto", "goexperiment.systemcrypto":
-				g.claims = append(g.claims, "-tags="+tags)
-			case "goexperiment.boringcrypto":
-				g.boringClaim = "-tags=" + tags
-			}
-		}
-	}
-	for _, m := range bi.Deps {
-		if strings.Contains(m.Path, "golang-fips/openssl") {
-			g.claims = append(g.claims, "a dependency on "+m.Path+" "+m.Version)
-		}
-	}
-	if v := settings["GOFIPS140"]; v != "" && v != "off" {
-		g.claims = append(g.claims, "GOFIPS140="+v)
-	}
-
-	// The function name table tells which crypto is linked in, stripped or not.
-	if r, err := sectionReader(ef, ".gopclntab", ".data.rel.ro.gopclntab"); err == nil {
-		_ = s.scanFor(r, [][]byte{markerCrypto, markerXCrypto, markerVendorX, markerGolangFIPS, markerMSOpenSSL}, func(m, after []byte) {
-			name := string(after[:max(0, bytes.IndexByte(after, 0))])
-			switch {
-			case bytes.Equal(m, markerGolangFIPS), bytes.Equal(m, markerMSOpenSSL):
-				if g.binding == "" && strings.Contains(name, ".") {
-					g.binding = string(m) + name
-				}
-				return
-			case !bytes.Equal(m, markerCrypto):
-				if pkg, _, ok := strings.Cut(name, "."); ok {
-					g.cryptoPkgs["golang.org/x/crypto/"+pkg] = true
-				}
-				return
-			}
-			switch {
-			case strings.HasPrefix(name, markerBoringCgo):
-				if g.boring == "" {
-					g.boring = "links crypto/" + markerBoringCgo + "…"
-				}
-			case strings.HasPrefix(name, markerBoringSig):
-				g.boringSig = true
-			case strings.HasPrefix(name, markerBackend):
-				g.backend = append(g.backend, strings.TrimPrefix(name, markerBackend))
-			}
-			pkg := "crypto/" + name
-			if i := strings.IndexByte(pkg, '.'); i > 0 {
-				pkg = pkg[:i]
-			}
-			if _, ok := routeTokens[pkg]; ok {
-				g.cryptoPkgs[pkg] = true
-			}
-		})
-	}
+	g.readClaims(bi)
+	s.readFunctionTable(ef, &g)
 	// For the boring syso, symbols survive in unstripped binaries too.
 	if g.boring == "" {
 		if syms, err := ef.Symbols(); err == nil {
@@ -369,4 +301,84 @@ func importsSymbol(ef *elf.File, name string) bool {
 		}
 	}
 	return false
+}
+
+// readClaims reads what a Go binary's build information says of its
+// crypto: hints, never evidence, but for BoringCrypto, whose claim is
+// believed since it can only fail the binary.
+func (g *goFacts) readClaims(bi *buildinfo.BuildInfo) {
+	settings := map[string]string{}
+	for _, kv := range bi.Settings {
+		settings[kv.Key] = kv.Value
+	}
+	experiments := settings["GOEXPERIMENT"]
+	for _, e := range strings.Split(experiments, ",") {
+		switch e {
+		case "boringcrypto":
+			g.boringClaim = "GOEXPERIMENT=" + experiments
+		case "opensslcrypto", "systemcrypto", "cngcrypto", "darwincrypto":
+			g.claims = append(g.claims, "GOEXPERIMENT="+experiments)
+		}
+	}
+	if strings.Contains(bi.GoVersion, "X:boringcrypto") {
+		g.boringClaim = "Go version " + bi.GoVersion
+	}
+	if tags := settings["-tags"]; tags != "" {
+		for _, t := range strings.Split(tags, ",") {
+			switch t {
+			case "requirefips", "goexperiment.opensslcrypto", "goexperiment.systemcrypto":
+				g.claims = append(g.claims, "-tags="+tags)
+			case "goexperiment.boringcrypto":
+				g.boringClaim = "-tags=" + tags
+			}
+		}
+	}
+	for _, m := range bi.Deps {
+		if strings.Contains(m.Path, "golang-fips/openssl") {
+			g.claims = append(g.claims, "a dependency on "+m.Path+" "+m.Version)
+		}
+	}
+	if v := settings["GOFIPS140"]; v != "" && v != "off" {
+		g.claims = append(g.claims, "GOFIPS140="+v)
+	}
+}
+
+// readFunctionTable reads which crypto packages, OpenSSL bindings and
+// backend functions are linked in from the function name table, which
+// stripping keeps.
+func (s *scanner) readFunctionTable(ef *elf.File, g *goFacts) {
+	if r, err := sectionReader(ef, ".gopclntab", ".data.rel.ro.gopclntab"); err == nil {
+		_ = s.scanFor(r, [][]byte{markerCrypto, markerXCrypto, markerVendorX, markerGolangFIPS, markerMSOpenSSL}, func(m, after []byte) {
+			name := string(after[:max(0, bytes.IndexByte(after, 0))])
+			switch {
+			case bytes.Equal(m, markerGolangFIPS), bytes.Equal(m, markerMSOpenSSL):
+				if g.binding == "" && strings.Contains(name, ".") {
+					g.binding = string(m) + name
+				}
+				return
+			case !bytes.Equal(m, markerCrypto):
+				if pkg, _, ok := strings.Cut(name, "."); ok {
+					g.cryptoPkgs["golang.org/x/crypto/"+pkg] = true
+				}
+				return
+			}
+			switch {
+			case strings.HasPrefix(name, markerBoringCgo):
+				if g.boring == "" {
+					g.boring = "links crypto/" + markerBoringCgo + "…"
+				}
+			case strings.HasPrefix(name, markerBoringSig):
+				g.boringSig = true
+			case strings.HasPrefix(name, markerBackend):
+				g.backend = append(g.backend, strings.TrimPrefix(name, markerBackend))
+			}
+			pkg := "crypto/" + name
+			if i := strings.IndexByte(pkg, '.'); i > 0 {
+				pkg = pkg[:i]
+			}
+			if _, ok := routeTokens[pkg]; ok {
+				g.cryptoPkgs[pkg] = true
+			}
+		})
+	}
 }
