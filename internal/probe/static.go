@@ -266,9 +266,21 @@ func inspectOpenSSL(spec Spec) *Report {
 		r.Checks = append(r.Checks, envCheck)
 	}
 	s := facts.Summary
-
 	fips, hasFIPS := s.FIPS()
-	r.Checks = append(r.Checks, Check{
+	r.Checks = append(r.Checks, providerChecks(s)...)
+	r.Checks = append(r.Checks, enforcementCheck(s.FIPSSection))
+	r.Module = inspectModule(root, env, facts, fips, hasFIPS, s)
+	r.Checks = append(r.Checks, moduleChecks(r.Module, spec.RequireValidated)...)
+	return r
+}
+
+// providerChecks judges what the configuration activates: the FIPS
+// provider, base, no other provider, FIPS default properties and
+// config_diagnostics.
+func providerChecks(s opensslconf.Summary) []Check {
+	fips, hasFIPS := s.FIPS()
+	var checks []Check
+	checks = append(checks, Check{
 		Name: "fips-provider-activated", Title: "the FIPS provider is configured and activated", Required: true,
 		Status: passIf(hasFIPS && fips.Activate),
 		Detail: describeProvider(fips, hasFIPS, s),
@@ -288,12 +300,12 @@ func inspectOpenSSL(spec Spec) *Report {
 			others = append(others, p.Name)
 		}
 	}
-	r.Checks = append(r.Checks, Check{
+	checks = append(checks, Check{
 		Name: "base-provider-activated", Title: "the base provider is activated (encoders, decoders)", Required: false,
 		Status: warnUnless(base),
 		Detail: map[bool]string{true: "base is activated", false: "base is not activated: key and certificate encoding and decoding will fail"}[base],
 	})
-	r.Checks = append(r.Checks, Check{
+	checks = append(checks, Check{
 		Name: "no-other-provider", Title: "no provider other than fips and base is activated", Required: true,
 		Status: passIf(len(others) == 0),
 		Detail: map[bool]string{
@@ -301,12 +313,12 @@ func inspectOpenSSL(spec Spec) *Report {
 			false: "also activated: " + strings.Join(others, ", ") + "; their non-approved algorithms stay reachable to any caller that asks for them by property",
 		}[len(others) == 0],
 	})
-	r.Checks = append(r.Checks, Check{
+	checks = append(checks, Check{
 		Name: "fips-default-properties", Title: "default_properties require fips=yes", Required: true,
 		Status: passIf(s.RequiresFIPS()),
 		Detail: fmt.Sprintf("default_properties = %q", s.DefaultProperties),
 	})
-	r.Checks = append(r.Checks, Check{
+	checks = append(checks, Check{
 		Name: "config-diagnostics", Title: "config_diagnostics = 1 (a broken configuration is an error, not silently ignored)", Required: false,
 		Status: warnUnless(s.ConfigDiagnostics),
 		Detail: map[bool]string{
@@ -314,11 +326,7 @@ func inspectOpenSSL(spec Spec) *Report {
 			false: "config_diagnostics is not set: if the configuration fails to load (a missing fipsmodule.cnf), OpenSSL silently runs without FIPS",
 		}[s.ConfigDiagnostics],
 	})
-
-	r.Checks = append(r.Checks, enforcementCheck(s.FIPSSection))
-	r.Module = inspectModule(root, env, facts, fips, hasFIPS, s)
-	r.Checks = append(r.Checks, moduleChecks(r.Module, spec.RequireValidated)...)
-	return r
+	return checks
 }
 
 // unreadable says why the image's programs are not worth running: a file
