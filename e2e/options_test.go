@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fipsgate/fipsgate/internal/checkgraph"
 	"github.com/fipsgate/fipsgate/internal/probe"
 )
 
@@ -98,7 +97,7 @@ func TestOptionErrors(t *testing.T) {
 				} else if !strings.Contains(r.output, tc.wantLine) {
 					t.Errorf("the error does not point at the ARG; want\n%s\nin\n%s", tc.wantLine, r.output)
 				}
-				if strings.Contains(r.output, "["+checkgraph.Name+" ") {
+				if strings.Contains(r.output, "["+probe.Name+" ") {
 					t.Errorf("checks ran with an invalid option:\n%s", r.output)
 				}
 			})
@@ -127,7 +126,7 @@ func TestNoCacheFilter(t *testing.T) {
 	const step = `[2/2] RUN echo "no application here" > /etc/motd`
 	var checks []string
 	for _, run := range (probe.Spec{}).Runs() {
-		checks = append(checks, "["+checkgraph.Name+" linux/amd64] "+checkgraph.RunTitle(run))
+		checks = append(checks, "["+probe.Name+" linux/amd64] "+probe.RunTitle(run))
 	}
 	for _, c := range clis {
 		t.Run(c.name(), func(t *testing.T) {
@@ -146,15 +145,15 @@ func TestNoCacheFilter(t *testing.T) {
 				}
 			}
 
-			b.noCacheFilter = []string{checkgraph.Name}
+			b.noCacheFilter = []string{probe.Name}
 			filtered := c.run(t, b)
-			mustSucceed(t, "the rebuild with --no-cache-filter "+checkgraph.Name, filtered)
+			mustSucceed(t, "the rebuild with --no-cache-filter "+probe.Name, filtered)
 			if got := vertexStatus(filtered.output, step); got != "CACHED" {
-				t.Errorf("--no-cache-filter %s: the image's step %q %s, want CACHED:\n%s", checkgraph.Name, step, got, filtered.output)
+				t.Errorf("--no-cache-filter %s: the image's step %q %s, want CACHED:\n%s", probe.Name, step, got, filtered.output)
 			}
 			for _, v := range checks {
 				if got := vertexStatus(filtered.output, v); got != "DONE" {
-					t.Errorf("--no-cache-filter %s: the check %q %s, want DONE (run again):\n%s", checkgraph.Name, v, got, filtered.output)
+					t.Errorf("--no-cache-filter %s: the check %q %s, want DONE (run again):\n%s", probe.Name, v, got, filtered.output)
 				}
 			}
 		})

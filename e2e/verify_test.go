@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fipsgate/fipsgate/internal/checkgraph"
 	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/fipsgate/fipsgate/predicate"
 )
@@ -110,10 +109,10 @@ func TestFIPSServerPasses(t *testing.T) {
 		t.Run(c.name(), func(t *testing.T) {
 			b, r := verifyBuild(t, c, dir, args)
 			mustSucceed(t, "the FIPS server build", r)
-			if !strings.Contains(r.output, "[fipsgate linux/amd64] "+checkgraph.RunTitle(probe.RunStatic)) {
+			if !strings.Contains(r.output, "[fipsgate linux/amd64] "+probe.RunTitle(probe.RunStatic)) {
 				t.Errorf("progress output has no verification vertex")
 			}
-			cached := regexp.MustCompile(regexp.QuoteMeta(checkgraph.RunTitle(probe.RunStatic)) + `\n#\d+ CACHED`).MatchString(r.output)
+			cached := regexp.MustCompile(regexp.QuoteMeta(probe.RunTitle(probe.RunStatic)) + `\n#\d+ CACHED`).MatchString(r.output)
 			for _, m := range []string{"fipsmodule-cnf-removed", "module-mac-corrupted", "module-corrupted"} {
 				if !cached && !strings.Contains(r.output, "PASSED   [negative/"+m+"] the application refuses to run") {
 					t.Errorf("progress output does not show the negative test %s", m)
@@ -258,7 +257,7 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 			t.Errorf("%s: the predicate's emulation is %+v, want %s run natively", platform, e, machine)
 		}
 	}
-	if !strings.Contains(r.output, "[fipsgate linux/386] "+checkgraph.RunTitle(probe.RunStatic)) {
+	if !strings.Contains(r.output, "[fipsgate linux/386] "+probe.RunTitle(probe.RunStatic)) {
 		t.Errorf("no verification vertex for linux/386")
 	}
 
@@ -270,7 +269,7 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 	for _, platform := range []string{"linux/amd64", "linux/386"} {
 		// No application: the static run is the platform's one container.
 		for _, run := range (probe.Spec{}).Runs() {
-			vertex := "[fipsgate " + platform + "] " + checkgraph.RunTitle(run)
+			vertex := "[fipsgate " + platform + "] " + probe.RunTitle(run)
 			if !regexp.MustCompile(regexp.QuoteMeta(vertex) + `\n#\d+ CACHED`).MatchString(again.output) {
 				t.Errorf("the unchanged rebuild did not show %q CACHED:\n%s", vertex, again.output)
 			}
@@ -281,7 +280,7 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 	nocache.noCache = true
 	fresh := buildxCLI{}.run(t, nocache)
 	mustSucceed(t, "the --no-cache rebuild", fresh)
-	if !regexp.MustCompile(`\[fipsgate linux/amd64\] ` + regexp.QuoteMeta(checkgraph.RunTitle(probe.RunStatic)) + `\n(#\d+ [0-9.]+ .*\n)*#\d+ DONE`).MatchString(fresh.output) {
+	if !regexp.MustCompile(`\[fipsgate linux/amd64\] ` + regexp.QuoteMeta(probe.RunTitle(probe.RunStatic)) + `\n(#\d+ [0-9.]+ .*\n)*#\d+ DONE`).MatchString(fresh.output) {
 		t.Errorf("--no-cache did not re-run the checks:\n%s", fresh.output)
 	}
 	// The negative tests run one after the other in the check container,

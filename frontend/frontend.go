@@ -1,6 +1,6 @@
 // Package frontend holds fipsgate's gateway BuildFunc: it builds the
 // Dockerfile with the upstream Dockerfile builder, unchanged, then verifies
-// every platform of the result (checkgraph) and attaches an in-toto
+// every platform of the result (the probe's check graph) and attaches an in-toto
 // attestation to each platform's image manifest only when it passed.
 package frontend
 
@@ -11,10 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/containerd/platforms"
-	"github.com/fipsgate/fipsgate/internal/checkgraph"
 	"github.com/fipsgate/fipsgate/internal/inventory"
 	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/fipsgate/fipsgate/predicate"
@@ -185,10 +182,10 @@ func verify(ctx context.Context, c client.Client, bc *dockerui.Client, res *clie
 
 // checksNoCache tells whether the checks run again rather than come from
 // the cache: with --no-cache, and with --no-cache-filter naming
-// checkgraph.Name as if it were a stage (the image's stages, unless named
+// probe.Name as if it were a stage (the image's stages, unless named
 // too, still come from the cache).
 func checksNoCache(bc *dockerui.Client) bool {
-	return bc.IsNoCache(checkgraph.Name)
+	return bc.IsNoCache(probe.Name)
 }
 
 func warn(ctx context.Context, c client.Client, msg string) error {
@@ -196,14 +193,14 @@ func warn(ctx context.Context, c client.Client, msg string) error {
 }
 
 // targetsOf lists the platforms of the result with their image configs.
-func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exception) ([]checkgraph.Target, error) {
+func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exception) ([]probe.Target, error) {
 	// The platforms as BuildKit's exporters read them: the platforms key,
 	// or for a single-platform result its image config.
 	ps, err := exptypes.ParsePlatforms(res.Metadata)
 	if err != nil {
 		return nil, fmt.Errorf("fipsgate: reading the result's platforms: %w", err)
 	}
-	var targets []checkgraph.Target
+	var targets []probe.Target
 	for _, p := range ps.Platforms {
 		ref, ok := res.FindRef(p.ID)
 		if !ok || ref == nil {
@@ -224,7 +221,7 @@ func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exceptio
 			return nil, err
 		}
 		app, source := AppCommand(opts, img.Config.Entrypoint, img.Config.Cmd)
-		targets = append(targets, checkgraph.Target{
+		targets = append(targets, probe.Target{
 			ID:     p.ID,
 			Rootfs: st,
 			Spec: probe.Spec{
@@ -248,34 +245,27 @@ func targetsOf(res *client.Result, opts Options, exceptions []inventory.Exceptio
 // checked is one platform once its checks ran: its reports and the verdict
 // on them, from there to the predicate.
 type checked struct {
-	target  checkgraph.Target
-	reports Reports
+	target  probe.Target
+	reports probe.Reports
 	verdict Verdict
 }
 
 // runChecks solves the checks of every platform in one request, so that
 // they all run at once, reads their results and decides.
-func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target, opts Options, noCache bool) ([]checked, error) {
+func runChecks(ctx context.Context, c client.Client, targets []probe.Target, opts Options, noCache bool) ([]checked, error) {
 	probeState, err := frontendState(c)
 	if err != nil {
 		return nil, err
 	}
-	o := checkgraph.Options{Probe: probeState, IgnoreCache: noCache}
+	o := probe.Options{Probe: probeState, IgnoreCache: noCache}
 	// The probe bounds its own work and says what it was waiting on; this
 	// bounds the rest (starting containers, reading results), so that
 	// nothing can hang the build.
-	var limit time.Duration
-	for _, t := range targets {
-		scale := 1.0
-		if mayBeEmulated(t.ID) {
-			scale = probe.EmulationTimeScale
-		}
-		limit = max(limit, probe.Deadline(t.Spec, scale)+2*time.Minute)
-	}
+	limit := probe.ChecksDeadline(targets)
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 
-	ref, err := solve(ctx, c, checkgraph.Checks(targets, o))
+	ref, err := solve(ctx, c, probe.Checks(targets, o))
 	if err != nil {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, fmt.Errorf("the check containers of %s did not finish within %s: %w", platformList(targets), limit, err)
@@ -284,35 +274,16 @@ func runChecks(ctx context.Context, c client.Client, targets []checkgraph.Target
 	}
 	var platforms []checked
 	for _, t := range targets {
-		results := map[string]*probe.Result{}
-		runs := t.Spec.Runs()
-		for _, run := range runs {
-			r, err := readResult(ctx, ref, t.ID, run)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", t.ID, checkgraph.RunTitle(run), err)
-			}
-			results[run] = r
+		reports, err := probe.ReadReports(ctx, ref, t)
+		if err != nil {
+			return nil, err
 		}
-		reports := assemble(t.ID, runs, results)
 		platforms = append(platforms, checked{target: t, reports: reports, verdict: Decide(reports)})
 	}
 	return platforms, nil
 }
 
-// mayBeEmulated tells whether the programs of platform id may run emulated
-// on this builder, for the time the frontend waits for the probe, which
-// alone decides (probe.DetectEmulation) and scales its limits. The
-// frontend runs natively: a platform it does not run, or could not run
-// along with its own (linux/386 on linux/amd64), may only run emulated.
-func mayBeEmulated(id string) bool {
-	p, err := platforms.Parse(id)
-	if err != nil {
-		return true
-	}
-	return !platforms.Only(platforms.DefaultSpec()).Match(p)
-}
-
-func platformList(targets []checkgraph.Target) string {
+func platformList(targets []probe.Target) string {
 	var ids []string
 	for _, t := range targets {
 		ids = append(ids, t.ID)
@@ -357,7 +328,7 @@ func attest(ctx context.Context, c client.Client, res *client.Result, platforms 
 		}
 		name := "/" + strings.NewReplacer("/", "-", ":", "-").Replace(t.ID) + ".fipsgate.json"
 		files[t.ID] = name
-		st = st.File(llb.Mkfile(name, 0o644, dt), llb.WithCustomName(fmt.Sprintf("[%s %s] attestation", checkgraph.Name, t.ID)))
+		st = st.File(llb.Mkfile(name, 0o644, dt), llb.WithCustomName(fmt.Sprintf("[%s %s] attestation", probe.Name, t.ID)))
 	}
 	ref, err := solve(ctx, c, st)
 	if err != nil {

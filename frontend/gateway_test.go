@@ -13,7 +13,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fipsgate/fipsgate/internal/checkgraph"
 	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/fipsgate/fipsgate/predicate"
 	"github.com/moby/buildkit/client/llb"
@@ -523,7 +522,7 @@ func TestGatewayRefusesResults(t *testing.T) {
 				}
 				for _, want := range []string{
 					"fipsgate: verification could not complete, so nothing is attested",
-					platform + ": " + checkgraph.RunTitle(run) + ": ",
+					platform + ": " + probe.RunTitle(run) + ": ",
 					tc.want,
 				} {
 					if !strings.Contains(msg, want) {

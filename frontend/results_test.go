@@ -72,7 +72,7 @@ func TestAssemble(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := results(module())
 			tc.change(rs)
-			r := assemble("linux/amd64", probe.Runs(), rs)
+			r := probe.Assemble("linux/amd64", probe.Runs(), rs)
 			v := Decide(r)
 			msg := Explain([]Verdict{v})
 			if v.Passed != (tc.fail == "") || !strings.Contains(msg, tc.fail) {
@@ -98,7 +98,7 @@ func TestAssembleNotApplicable(t *testing.T) {
 			report(probe.KindNegative, probe.MutationConfigRemoved, probe.Check{Name: "break", Status: status})}}
 		rs[probe.MutationMACCorrupted] = &probe.Result{Run: probe.MutationMACCorrupted, Reports: []*probe.Report{
 			report(probe.KindNegative, probe.MutationMACCorrupted, probe.Check{Name: "break", Status: probe.NotRun})}}
-		r := assemble("linux/amd64", probe.Runs(), rs)
+		r := probe.Assemble("linux/amd64", probe.Runs(), rs)
 		if v := Decide(r); v.Passed != (status == probe.NotRun) || len(r.Negatives) != 1 {
 			t.Errorf("%s: %+v", status, v)
 		}

@@ -7,17 +7,9 @@ import (
 	"github.com/fipsgate/fipsgate/internal/probe"
 )
 
-// Reports are the probe reports of one platform.
-type Reports struct {
-	Platform  string
-	Static    *probe.Report
-	SelfTest  *probe.Report   // nil when the static checks found no module to test
-	Negatives []*probe.Report // one per mutation that applied
-}
-
 // Finding is a check that did not pass, with where it ran.
 type Finding struct {
-	Stage string // "static", "self-test", "negative: module-mac corrupted"…
+	Stage string // probe.StageName: "static", "self-test", "negative/module-mac-corrupted"…
 	Check probe.Check
 }
 
@@ -34,7 +26,7 @@ func stageName(r *probe.Report) string { return probe.StageName(r.Kind, r.Mutati
 // Decide judges one platform: it passes when every required check passed,
 // the self-test ran, at least one negative test ran, and each negative test
 // showed something — an application or OpenSSL that refused to work.
-func Decide(r Reports) Verdict {
+func Decide(r probe.Reports) Verdict {
 	v := Verdict{Platform: r.Platform}
 	fail := func(stage, name, title, detail string) {
 		v.Failures = append(v.Failures, Finding{Stage: stage, Check: probe.Check{Name: name, Title: title, Required: true, Status: probe.Failed, Detail: detail}})

@@ -30,17 +30,17 @@ func TestDecide(t *testing.T) {
 
 	for _, tc := range []struct {
 		name     string
-		in       Reports
+		in       probe.Reports
 		pass     bool
 		warnings int
 		explain  []string
 	}{
-		{"all pass", Reports{Platform: "linux/amd64", Static: static, SelfTest: self, Negatives: []*probe.Report{negative}}, true, 1, nil},
-		{"app still runs", Reports{Platform: "linux/386", Static: static, SelfTest: self, Negatives: []*probe.Report{negative, stillRuns}}, false, 1,
+		{"all pass", probe.Reports{Platform: "linux/amd64", Static: static, SelfTest: self, Negatives: []*probe.Report{negative}}, true, 1, nil},
+		{"app still runs", probe.Reports{Platform: "linux/386", Static: static, SelfTest: self, Negatives: []*probe.Report{negative, stillRuns}}, false, 1,
 			[]string{"FAILED for linux/386", "[negative/fipsmodule-cnf-removed] the application refuses to run", "THE IMAGE DOES NOT ENFORCE FIPS", "command: /app", "observed: exit status 0", "| served"}},
-		{"no negative test applied", Reports{Platform: "linux/amd64", Static: static, SelfTest: self}, false, 1, []string{"no negative test applied"}},
-		{"negative test showed nothing", Reports{Platform: "linux/amd64", Static: static, SelfTest: self, Negatives: []*probe.Report{nothing}}, false, 1, []string{"set FIPSGATE_CHECK"}},
-		{"no self-test", Reports{Platform: "linux/amd64", Static: static, Negatives: []*probe.Report{negative}}, false, 1, []string{"no self-test report"}},
+		{"no negative test applied", probe.Reports{Platform: "linux/amd64", Static: static, SelfTest: self}, false, 1, []string{"no negative test applied"}},
+		{"negative test showed nothing", probe.Reports{Platform: "linux/amd64", Static: static, SelfTest: self, Negatives: []*probe.Report{nothing}}, false, 1, []string{"set FIPSGATE_CHECK"}},
+		{"no self-test", probe.Reports{Platform: "linux/amd64", Static: static, Negatives: []*probe.Report{negative}}, false, 1, []string{"no self-test report"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := Decide(tc.in)

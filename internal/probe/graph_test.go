@@ -1,4 +1,4 @@
-package checkgraph
+package probe
 
 import (
 	"context"
@@ -8,14 +8,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 )
 
 func TestResultFile(t *testing.T) {
-	if got := probe.ResultFile("linux/arm/v7", probe.MutationMACCorrupted); got != "/linux-arm-v7/module-mac-corrupted.json" {
+	if got := ResultFile("linux/arm/v7", MutationMACCorrupted); got != "/linux-arm-v7/module-mac-corrupted.json" {
 		t.Errorf("ResultFile = %q", got)
 	}
 }
@@ -29,7 +28,7 @@ func TestGraphShape(t *testing.T) {
 	probeImg := llb.Image("example.com/fipsgate:1")
 	var targets []Target
 	for _, id := range []string{"linux/amd64", "linux/386"} {
-		targets = append(targets, Target{ID: id, Rootfs: image, Spec: probe.Spec{Platform: id, App: []string{"/app"}}})
+		targets = append(targets, Target{ID: id, Rootfs: image, Spec: Spec{Platform: id, App: []string{"/app"}}})
 	}
 	def, err := Checks(targets, Options{Probe: probeImg}).Marshal(context.Background())
 	if err != nil {
@@ -37,7 +36,7 @@ func TestGraphShape(t *testing.T) {
 	}
 	names := string(joinDef(def))
 	runs := map[string]int{}
-	specs := map[string]probe.Spec{}
+	specs := map[string]Spec{}
 	readonlyRoots := 0
 	for _, dt := range def.Def {
 		var op pb.Op
@@ -45,7 +44,7 @@ func TestGraphShape(t *testing.T) {
 			t.Fatal(err)
 		}
 		if f := op.GetFile(); f != nil {
-			var spec probe.Spec
+			var spec Spec
 			if err := json.Unmarshal(f.Actions[0].GetMkfile().Data, &spec); err != nil {
 				t.Fatal(err)
 			}
@@ -88,14 +87,14 @@ func TestGraphShape(t *testing.T) {
 		t.Errorf("%d containers have the image as a read-only root, want the static run of each platform", readonlyRoots)
 	}
 	// The root, the probe and the output directory.
-	if want := map[string]int{"3": 2 * len(probe.Runs())}; !maps.Equal(runs, want) {
+	if want := map[string]int{"3": 2 * len(Runs())}; !maps.Equal(runs, want) {
 		t.Errorf("probe containers by mount count %v, want %v", runs, want)
 	}
-	if len(specs) != 2*len(probe.Runs()) {
+	if len(specs) != 2*len(Runs()) {
 		t.Errorf("%d specs, want one for each run of each platform", len(specs))
 	}
 	for _, id := range []string{"linux/amd64", "linux/386"} {
-		for _, run := range probe.Runs() {
+		for _, run := range Runs() {
 			if !strings.Contains(names, "[fipsgate "+id+"] "+RunTitle(run)+"\n") {
 				t.Errorf("no vertex for %s %s", id, run)
 			}
@@ -118,13 +117,13 @@ func joinDef(d *llb.Definition) []byte {
 
 // With no application to check, the static run is the only container.
 func TestGraphWithoutApplication(t *testing.T) {
-	target := Target{ID: "linux/amd64", Rootfs: llb.Image("example.com/app:1"), Spec: probe.Spec{Platform: "linux/amd64"}}
+	target := Target{ID: "linux/amd64", Rootfs: llb.Image("example.com/app:1"), Spec: Spec{Platform: "linux/amd64"}}
 	def, err := Checks([]Target{target}, Options{Probe: llb.Image("example.com/fipsgate:1")}).Marshal(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	names := string(joinDef(def))
-	if !strings.Contains(names, RunTitle(probe.RunStatic)) || strings.Contains(names, RunTitle(probe.RunApp)) {
+	if !strings.Contains(names, RunTitle(RunStatic)) || strings.Contains(names, RunTitle(RunApp)) {
 		t.Errorf("vertices:\n%s", names)
 	}
 }
@@ -133,7 +132,7 @@ func TestGraphWithoutApplication(t *testing.T) {
 // container again, and only those: what the image is built from keeps its
 // cache.
 func TestIgnoreCache(t *testing.T) {
-	target := Target{ID: "linux/amd64", Rootfs: llb.Image("example.com/app:1"), Spec: probe.Spec{Platform: "linux/amd64", App: []string{"/app"}}}
+	target := Target{ID: "linux/amd64", Rootfs: llb.Image("example.com/app:1"), Spec: Spec{Platform: "linux/amd64", App: []string{"/app"}}}
 	for _, ignore := range []bool{false, true} {
 		def, err := Checks([]Target{target}, Options{Probe: llb.Image("example.com/fipsgate:1"), IgnoreCache: ignore}).Marshal(context.Background())
 		if err != nil {
@@ -155,14 +154,14 @@ func TestIgnoreCache(t *testing.T) {
 				t.Errorf("IgnoreCache %v: %q, not a check container, ignores the cache", ignore, md.Description["llb.customname"])
 			}
 		}
-		if execs != len(probe.Runs()) {
-			t.Errorf("%d check containers, want %d", execs, len(probe.Runs()))
+		if execs != len(Runs()) {
+			t.Errorf("%d check containers, want %d", execs, len(Runs()))
 		}
 	}
 }
 
 func TestVertexNamesBeginWithName(t *testing.T) {
-	target := Target{ID: "linux/amd64", Rootfs: llb.Image("example.com/app:1"), Spec: probe.Spec{Platform: "linux/amd64", App: []string{"/app"}}}
+	target := Target{ID: "linux/amd64", Rootfs: llb.Image("example.com/app:1"), Spec: Spec{Platform: "linux/amd64", App: []string{"/app"}}}
 	def, err := Checks([]Target{target}, Options{Probe: llb.Image("example.com/fipsgate:1")}).Marshal(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -1,20 +1,23 @@
-// Package checkgraph builds the verification graph as LLB: for every
+// The verification graph, as LLB: for every
 // platform of a build result, one check container for each of its runs
 // — the static checks on a read-only root, the image's openssl, the
 // application as built, and the application with each breakage — every
 // one from the image as built, all solved in one request. Each container is a vertex named for
 // its platform and run, with no network and none of the build's secrets,
 // ssh agents or cache mounts. The result image is never modified: each
-// container writes to its own copy-on-write copy.
-package checkgraph
+// container writes to its own copy-on-write copy. The graph, the spec
+// each container receives, the result it writes and reading the results
+// back (results.go) are this package's: both sides of the exchange.
+
+package probe
 
 import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"time"
 
 	"github.com/containerd/platforms"
-	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/moby/buildkit/client/llb"
 )
 
@@ -25,7 +28,7 @@ type Target struct {
 	Rootfs llb.State
 	// Spec carries what every probe run of this platform shares: the
 	// image config, the application command and the options.
-	Spec probe.Spec
+	Spec Spec
 }
 
 // Name names the checks the way a Dockerfile names a stage: every vertex
@@ -47,17 +50,17 @@ type Options struct {
 // RunTitle names the vertex of one run.
 func RunTitle(run string) string {
 	switch run {
-	case probe.RunStatic:
+	case RunStatic:
 		return "static checks and crypto inventory"
-	case probe.RunOpenSSL:
+	case RunOpenSSL:
 		return "OpenSSL self-test and negative tests"
-	case probe.RunApp:
+	case RunApp:
 		return "the application, as built"
-	case probe.MutationConfigRemoved:
+	case MutationConfigRemoved:
 		return "the application, fipsmodule.cnf removed"
-	case probe.MutationMACCorrupted:
+	case MutationMACCorrupted:
 		return "the application, module-mac corrupted"
-	case probe.MutationModuleCorrupted:
+	case MutationModuleCorrupted:
 		return "the application, FIPS module corrupted"
 	}
 	return run
@@ -69,7 +72,7 @@ func vertexName(id, what string) string {
 
 // probeExec runs the probe for one run, with the image as the container's
 // root, and returns the state of its output directory, which holds its
-// result at probe.ResultFile. The spec is a file in that directory, which
+// result at ResultFile. The spec is a file in that directory, which
 // the probe removes before it starts anything of the image: the command
 // line, the mounts and the environment are the same in every run of a
 // platform, so nothing there says which run it is.
@@ -82,10 +85,10 @@ func probeExec(t Target, run string, o Options) llb.State {
 		// Spec holds only strings, numbers and slices of them.
 		panic(err)
 	}
-	in := llb.Scratch().File(llb.Mkfile(probe.SpecName, 0o600, dt), llb.WithCustomName(vertexName(t.ID, "spec: "+run)))
+	in := llb.Scratch().File(llb.Mkfile(SpecName, 0o600, dt), llb.WithCustomName(vertexName(t.ID, "spec: "+run)))
 	opts := []llb.RunOption{
-		llb.Args([]string{path.Join(probe.ProbeDir, "fipsgate"), "probe", path.Join(probe.OutputDir, probe.SpecName)}),
-		llb.AddMount(probe.ProbeDir, o.Probe, llb.SourcePath("/bin"), llb.Readonly),
+		llb.Args([]string{path.Join(ProbeDir, "fipsgate"), "probe", path.Join(OutputDir, SpecName)}),
+		llb.AddMount(ProbeDir, o.Probe, llb.SourcePath("/bin"), llb.Readonly),
 		llb.Network(llb.NetModeNone),
 		llb.User("0:0"),
 		llb.Dir("/"),
@@ -94,18 +97,18 @@ func probeExec(t Target, run string, o Options) llb.State {
 		llb.Platform(platforms.Normalize(platforms.DefaultSpec())),
 		llb.WithCustomName(vertexName(t.ID, RunTitle(run))),
 	}
-	if run == probe.RunStatic {
+	if run == RunStatic {
 		// Nothing of the image runs there; nothing may change what it reads.
 		opts = append(opts, llb.ReadonlyRootFS())
 	}
 	if o.IgnoreCache {
 		opts = append(opts, llb.IgnoreCache)
 	}
-	return t.Rootfs.Run(opts...).AddMount(probe.OutputDir, in)
+	return t.Rootfs.Run(opts...).AddMount(OutputDir, in)
 }
 
 // Checks returns a state holding the result of every run of every target,
-// at probe.ResultFile(id, run). The containers run at once.
+// at ResultFile(id, run). The containers run at once.
 func Checks(targets []Target, o Options) llb.State {
 	var outputs []llb.State
 	for _, t := range targets {
@@ -114,4 +117,32 @@ func Checks(targets []Target, o Options) llb.State {
 		}
 	}
 	return llb.Merge(outputs, llb.WithCustomName("["+Name+"] collect results"))
+}
+
+// ChecksDeadline is how long the checks of targets may take at most: the
+// longest of their containers' Deadline, scaled for a platform that may
+// run emulated (the probe itself decides, and scales its own limits), and
+// a margin for BuildKit to start the containers and return their outputs.
+func ChecksDeadline(targets []Target) time.Duration {
+	var limit time.Duration
+	for _, t := range targets {
+		scale := 1.0
+		if mayBeEmulated(t.ID) {
+			scale = EmulationTimeScale
+		}
+		limit = max(limit, Deadline(t.Spec, scale)+2*time.Minute)
+	}
+	return limit
+}
+
+// mayBeEmulated tells whether the programs of platform id may run emulated
+// on this builder. The frontend and the probe run natively: a platform
+// they do not run, or could not run along with their own (linux/386 on
+// linux/amd64), may only run emulated.
+func mayBeEmulated(id string) bool {
+	p, err := platforms.Parse(id)
+	if err != nil {
+		return true
+	}
+	return !platforms.Only(platforms.DefaultSpec()).Match(p)
 }
