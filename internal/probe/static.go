@@ -200,6 +200,24 @@ func inspectOpenSSL(spec Spec) *Report {
 	facts := &OpenSSLFacts{}
 	r.OpenSSL = facts
 
+	locateConfig(root, env, facts)
+	configCheck, envCheck := readConfig(root, env, spec.Image.WorkingDir, facts)
+	r.Checks = append(r.Checks, configCheck)
+	if envCheck.Name != "" {
+		r.Checks = append(r.Checks, envCheck)
+	}
+	s := facts.Summary
+	fips, hasFIPS := s.FIPS()
+	r.Checks = append(r.Checks, providerChecks(s)...)
+	r.Checks = append(r.Checks, enforcementCheck(s.FIPSSection))
+	r.Module = inspectModule(root, env, facts, fips, hasFIPS, s)
+	r.Checks = append(r.Checks, moduleChecks(r.Module, spec.RequireValidated)...)
+	return r
+}
+
+// locateConfig finds the libcrypto the dynamic linker would load, its
+// compiled-in directories, and the configuration file it reads.
+func locateConfig(root imagefs.Root, env map[string]string, facts *OpenSSLFacts) {
 	facts.Libcrypto = findLibcrypto(root, env)
 	if facts.Libcrypto != "" {
 		var err error
@@ -213,10 +231,15 @@ func inspectOpenSSL(spec Spec) *Report {
 	} else if facts.OpenSSLDir != "" {
 		facts.ConfigFile, facts.ConfigSource = path.Join(facts.OpenSSLDir, "openssl.cnf"), "OPENSSLDIR of "+facts.Libcrypto
 	}
+}
 
-	configCheck := Check{Name: "openssl-config", Title: "the OpenSSL configuration loads", Required: true}
+// readConfig reads the configuration as OpenSSL would, into facts, and
+// judges that it loads and that what it activates does not depend on the
+// loading process's environment (the second check has no name when the
+// configuration could not be read).
+func readConfig(root imagefs.Root, env map[string]string, workDir string, facts *OpenSSLFacts) (configCheck, envCheck Check) {
+	configCheck = Check{Name: "openssl-config", Title: "the OpenSSL configuration loads", Required: true}
 	var cfg *opensslconf.Config
-	var envCheck Check
 	switch {
 	case facts.ConfigFile == "" && facts.Libcrypto == "":
 		configCheck.Status = Failed
@@ -229,7 +252,7 @@ func inspectOpenSSL(spec Spec) *Report {
 		configCheck.Detail = "OPENSSL_CONF=" + facts.ConfigFile + " is not an absolute path"
 	default:
 		var err error
-		cfg, err = opensslconf.Parse(configFS{root}, facts.ConfigFile, env, spec.Image.WorkingDir)
+		cfg, err = opensslconf.Parse(configFS{root}, facts.ConfigFile, env, workDir)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			configCheck.Status = Failed
@@ -243,7 +266,7 @@ func inspectOpenSSL(spec Spec) *Report {
 				facts.Unreadable = strings.Join(cfg.Errors, "; ")
 			}
 			envCheck = Check{Name: "config-environment", Title: "what the configuration activates does not depend on the loading process's environment", Required: true, Status: Passed, Detail: "no environment variable changes it"}
-			if why := envDependence(root, facts.ConfigFile, env, spec.Image.WorkingDir, cfg); why != "" {
+			if why := envDependence(root, facts.ConfigFile, env, workDir, cfg); why != "" {
 				envCheck.Status, envCheck.Detail = Failed, why
 			} else if len(cfg.EnvNames) > 0 {
 				envCheck.Detail = "it expands " + strings.Join(cfg.EnvNames, ", ") + ", which change nothing it activates"
@@ -261,17 +284,7 @@ func inspectOpenSSL(spec Spec) *Report {
 			}
 		}
 	}
-	r.Checks = append(r.Checks, configCheck)
-	if envCheck.Name != "" {
-		r.Checks = append(r.Checks, envCheck)
-	}
-	s := facts.Summary
-	fips, hasFIPS := s.FIPS()
-	r.Checks = append(r.Checks, providerChecks(s)...)
-	r.Checks = append(r.Checks, enforcementCheck(s.FIPSSection))
-	r.Module = inspectModule(root, env, facts, fips, hasFIPS, s)
-	r.Checks = append(r.Checks, moduleChecks(r.Module, spec.RequireValidated)...)
-	return r
+	return configCheck, envCheck
 }
 
 // providerChecks judges what the configuration activates: the FIPS
