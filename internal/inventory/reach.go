@@ -121,13 +121,7 @@ func executable(root imagefs.Root, name string) bool {
 // LD_LIBRARY_PATH, DT_RUNPATH with $ORIGIN, ld.so.conf, the default
 // directories), with LD_PRELOAD and /etc/ld.so.preload. Nothing is run.
 func ResolveReach(root imagefs.Root, argv []string, env map[string]string, workDir string) *Reach {
-	sysEnv := maps.Clone(env)
-	delete(sysEnv, "LD_LIBRARY_PATH")
-	r := &reacher{root: root, env: env, dir: workDir, libraryPath: libraryPathEnv(env), sysDirs: LibraryDirs(root, sysEnv),
-		seen: map[string]bool{}, unresolvedSeen: map[string]bool{}, paths: map[string]string{}, reach: &Reach{Entries: []ReachEntry{}, invocations: map[string][][]string{}}}
-	if workDir == "" {
-		r.dir = "/"
-	}
+	r := newReacher(root, env, workDir)
 	if len(argv) == 0 {
 		return r.reach
 	}
@@ -141,6 +135,17 @@ func ResolveReach(root imagefs.Root, argv []string, env map[string]string, workD
 	sort.Slice(r.reach.Entries, func(i, j int) bool { return r.reach.Entries[i].Path < r.reach.Entries[j].Path })
 	sort.Strings(r.reach.Unresolved)
 	return r.reach
+}
+
+func newReacher(root imagefs.Root, env map[string]string, workDir string) *reacher {
+	if workDir == "" {
+		workDir = "/"
+	}
+	sysEnv := maps.Clone(env)
+	delete(sysEnv, "LD_LIBRARY_PATH")
+	return &reacher{root: root, env: env, dir: workDir, libraryPath: libraryPathEnv(env), sysDirs: LibraryDirs(root, sysEnv),
+		seen: map[string]bool{}, unresolvedSeen: map[string]bool{}, paths: map[string]string{},
+		reach: &Reach{Entries: []ReachEntry{}, invocations: map[string][][]string{}}}
 }
 
 type reacher struct {
@@ -398,8 +403,7 @@ func (r *reacher) program(name, via string, depth, interpreters int, args ...str
 			r.unresolved("%s: more than %d nested interpreters", real, maxInterpreters)
 			return
 		}
-		line, _, _ := bytes.Cut(head[2:], []byte("\n"))
-		interp, arg := splitShebang(string(line))
+		interp, arg := Shebang(head)
 		if interp == "" {
 			return
 		}
@@ -434,10 +438,15 @@ func (r *reacher) program(name, via string, depth, interpreters int, args ...str
 	}
 }
 
-// splitShebang splits a #! line as the kernel does: the interpreter, and
-// the rest, after blanks, as one argument.
-func splitShebang(line string) (interp, arg string) {
-	line = strings.TrimRight(strings.TrimLeft(line, " \t"), " \t\r")
+// Shebang reads a #! line from a file's first bytes as the kernel does:
+// the interpreter, and the rest, after blanks, as one argument; "" for a
+// file without one.
+func Shebang(head []byte) (interp, arg string) {
+	if !bytes.HasPrefix(head, []byte("#!")) {
+		return "", ""
+	}
+	l, _, _ := bytes.Cut(head[2:], []byte("\n"))
+	line := strings.TrimRight(strings.TrimLeft(string(l), " \t"), " \t\r")
 	i := strings.IndexAny(line, " \t")
 	if i < 0 {
 		return line, ""
@@ -699,7 +708,7 @@ func (r *reacher) library(name, via string, rpaths []string) {
 			found = name
 		}
 	} else {
-		found = r.find(name, rpaths, nil, elfIdent{})
+		found = r.find(name, rpaths, nil, ELFIdent{})
 	}
 	if found == "" {
 		r.unresolved("%s: %s is nowhere in the library path", via, name)
@@ -794,31 +803,48 @@ func dedupeDirs(dirs []string) []string {
 	return out
 }
 
-// elfIdent is what the dynamic linker checks of a library before it takes
-// it: its class and machine (open_verify).
-type elfIdent struct {
-	class   elf.Class
-	machine elf.Machine
+// ELFIdent is what the kernel and the dynamic linker check of an ELF file
+// before they take it (open_verify): its class, byte order and machine.
+type ELFIdent struct {
+	Class   elf.Class
+	Data    elf.Data
+	Machine elf.Machine
 }
 
-func elfIdentOf(ef *elf.File) elfIdent { return elfIdent{ef.Class, ef.Machine} }
+// ParseELFIdent reads the ELF identity from a file's first bytes.
+func ParseELFIdent(hdr []byte) (ELFIdent, bool) {
+	if len(hdr) < 20 || !bytes.HasPrefix(hdr, []byte(elf.ELFMAG)) {
+		return ELFIdent{}, false
+	}
+	id := ELFIdent{Class: elf.Class(hdr[elf.EI_CLASS]), Data: elf.Data(hdr[elf.EI_DATA])}
+	switch id.Data {
+	case elf.ELFDATA2LSB:
+		id.Machine = elf.Machine(binary.LittleEndian.Uint16(hdr[18:]))
+	case elf.ELFDATA2MSB:
+		id.Machine = elf.Machine(binary.BigEndian.Uint16(hdr[18:]))
+	default:
+		return ELFIdent{}, false
+	}
+	if id.Class != elf.ELFCLASS32 && id.Class != elf.ELFCLASS64 {
+		return ELFIdent{}, false
+	}
+	return id, true
+}
 
-// identOf reads a file's ELF class and machine from its header.
-func (r *reacher) identOf(p string) (elfIdent, bool) {
+func elfIdentOf(ef *elf.File) ELFIdent { return ELFIdent{ef.Class, ef.Data, ef.Machine} }
+
+// identOf reads a file's ELF identity from its header.
+func (r *reacher) identOf(p string) (ELFIdent, bool) {
 	f, err := r.root.Open(p)
 	if err != nil {
-		return elfIdent{}, false
+		return ELFIdent{}, false
 	}
 	defer f.Close()
 	var h [20]byte
-	if _, err := f.ReadAt(h[:], 0); err != nil || string(h[:4]) != elf.ELFMAG {
-		return elfIdent{}, false
+	if _, err := f.ReadAt(h[:], 0); err != nil {
+		return ELFIdent{}, false
 	}
-	var bo binary.ByteOrder = binary.LittleEndian
-	if elf.Data(h[elf.EI_DATA]) == elf.ELFDATA2MSB {
-		bo = binary.BigEndian
-	}
-	return elfIdent{elf.Class(h[elf.EI_CLASS]), elf.Machine(bo.Uint16(h[18:]))}, true
+	return ParseELFIdent(h[:])
 }
 
 // expandPaths splits rpath entries and expands $ORIGIN, $LIB and
@@ -851,7 +877,7 @@ func expandPaths(entries []string, origin string) []string {
 // LD_LIBRARY_PATH, DT_RUNPATH, then ld.so.conf's and the default
 // directories; a file of another class or machine than the requester's is
 // passed over, as the loader does (an i386 library in a multiarch image).
-func (r *reacher) find(name string, rpath, runpath []string, want elfIdent) string {
+func (r *reacher) find(name string, rpath, runpath []string, want ELFIdent) string {
 	for _, dirs := range [][]string{rpath[:min(len(rpath), maxRpathDirs)], r.libraryPath, runpath[:min(len(runpath), maxRpathDirs)], r.sysDirs} {
 		for _, d := range dirs {
 			if r.spend(1) {
@@ -861,7 +887,7 @@ func (r *reacher) find(name string, rpath, runpath []string, want elfIdent) stri
 			if st, err := r.root.Stat(p); err != nil || !st.Mode().IsRegular() {
 				continue
 			}
-			if id, ok := r.identOf(p); ok && want.machine != elf.EM_NONE && id != want {
+			if id, ok := r.identOf(p); ok && want.Machine != elf.EM_NONE && id != want {
 				continue
 			}
 			return p
@@ -885,10 +911,7 @@ func libraryPathEnv(env map[string]string) []string {
 // needs (DT_NEEDED, searched as the dynamic linker would for it): for each
 // such file, the first that needs it.
 func LoadedDependencies(root imagefs.Root, paths []string, env map[string]string, workDir string) map[string]string {
-	sysEnv := maps.Clone(env)
-	delete(sysEnv, "LD_LIBRARY_PATH")
-	r := &reacher{root: root, env: env, dir: workDir, libraryPath: libraryPathEnv(env), sysDirs: LibraryDirs(root, sysEnv),
-		seen: map[string]bool{}, unresolvedSeen: map[string]bool{}, paths: map[string]string{}, reach: &Reach{invocations: map[string][][]string{}}}
+	r := newReacher(root, env, workDir)
 	sorted := append([]string(nil), paths...)
 	sort.Strings(sorted)
 	out := map[string]string{}

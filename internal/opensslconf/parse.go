@@ -104,18 +104,6 @@ type Config struct {
 // fipsgate's own limits — rather than judged what OpenSSL reads.
 func (c *Config) Refused() bool { return c.refused }
 
-// Get returns the value of name in section, falling back to the default
-// section, as OpenSSL's NCONF_get_string does.
-func (c *Config) Get(section, name string) (string, bool) {
-	if s, ok := c.Sections[section]; ok {
-		if v, ok := s[name]; ok {
-			return v, true
-		}
-	}
-	v, ok := c.Sections[DefaultSection][name]
-	return v, ok
-}
-
 // DefaultSection names the values that precede any section header.
 const DefaultSection = "default"
 

@@ -1,9 +1,7 @@
 package probe
 
 import (
-	"bytes"
 	"debug/elf"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -89,11 +87,7 @@ func DetectEmulation(spec Spec) Emulation {
 
 // elfIdent is what decides which kernel code runs a program: its ELF
 // class, byte order and machine.
-type elfIdent struct {
-	Class   elf.Class
-	Data    elf.Data
-	Machine elf.Machine
-}
+type elfIdent inventory.ELFIdent
 
 // machineNames names ELF identities as uname -m names the machines.
 var machineNames = map[elfIdent]string{
@@ -234,22 +228,8 @@ func compat32() (bool, string) {
 
 // parseELFIdent reads the ELF identity from the start of a file.
 func parseELFIdent(hdr []byte) (elfIdent, bool) {
-	if len(hdr) < 20 || !bytes.HasPrefix(hdr, []byte(elf.ELFMAG)) {
-		return elfIdent{}, false
-	}
-	id := elfIdent{Class: elf.Class(hdr[elf.EI_CLASS]), Data: elf.Data(hdr[elf.EI_DATA])}
-	switch id.Data {
-	case elf.ELFDATA2LSB:
-		id.Machine = elf.Machine(binary.LittleEndian.Uint16(hdr[18:]))
-	case elf.ELFDATA2MSB:
-		id.Machine = elf.Machine(binary.BigEndian.Uint16(hdr[18:]))
-	default:
-		return elfIdent{}, false
-	}
-	if id.Class != elf.ELFCLASS32 && id.Class != elf.ELFCLASS64 {
-		return elfIdent{}, false
-	}
-	return id, true
+	id, ok := inventory.ParseELFIdent(hdr)
+	return elfIdent(id), ok
 }
 
 // headerSize is what the kernel reads of a program to choose its handler
@@ -321,15 +301,11 @@ func readHeader(root imagefs.Root, name string) ([]byte, error) {
 
 // shebang returns the absolute interpreter of a #! script, "" for none.
 func shebang(hdr []byte) string {
-	if !bytes.HasPrefix(hdr, []byte("#!")) {
+	interp, _ := inventory.Shebang(hdr)
+	if !path.IsAbs(interp) {
 		return ""
 	}
-	line, _, _ := bytes.Cut(hdr[2:], []byte("\n"))
-	fields := strings.Fields(string(line))
-	if len(fields) == 0 || !path.IsAbs(fields[0]) {
-		return ""
-	}
-	return path.Clean(fields[0])
+	return path.Clean(interp)
 }
 
 // binfmt is what binfmt_misc holds, as far as the container can see it.
