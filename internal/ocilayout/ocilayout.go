@@ -2,6 +2,13 @@
 // or as the tar BuildKit writes with `-o type=oci`, and unpacks a
 // platform's root filesystem, layer by layer, whiteouts applied, confined
 // to the target directory.
+//
+// Platform selection and unpacking are containerd's (core/images,
+// pkg/archive); what is fipsgate's own is reading an untrusted layout:
+// every file opened without blocking and only if regular, a tar indexed
+// once without reading its data, every blob checked against its size and
+// digest before containerd sees it, and limits on what is read and
+// written.
 package ocilayout
 
 import (
@@ -17,15 +24,17 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/pkg/archive"
+	"github.com/containerd/containerd/v2/pkg/archive/compression"
+	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
-	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/fipsgate/fipsgate/internal/imagefs"
 	"github.com/klauspost/compress/zstd"
-	bkattestation "github.com/moby/buildkit/util/attestation"
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
@@ -272,26 +281,6 @@ func (l *Layout) Blob(ctx context.Context, d ocispecs.Descriptor) (io.ReadCloser
 	return rc, nil
 }
 
-// ReadJSON reads a small blob, verifies its digest and decodes it.
-func (l *Layout) ReadJSON(ctx context.Context, d ocispecs.Descriptor, v any) error {
-	if d.Size > maxJSONSize {
-		return fmt.Errorf("blob %s is %d bytes, over the %d limit for JSON", d.Digest, d.Size, maxJSONSize)
-	}
-	rc, err := l.Blob(ctx, d)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	dt, err := io.ReadAll(io.LimitReader(rc, maxJSONSize+1))
-	if err != nil {
-		return fmt.Errorf("reading blob %s of OCI layout %s: %w", d.Digest, l.name, err)
-	}
-	if digest.FromBytes(dt) != d.Digest {
-		return fmt.Errorf("blob %s does not match its digest", d.Digest)
-	}
-	return json.Unmarshal(dt, v)
-}
-
 // Index reads the layout's index.json.
 func (l *Layout) Index(ctx context.Context) (*ocispecs.Index, error) {
 	rc, size, err := l.open(ctx, "index.json")
@@ -318,89 +307,109 @@ func (l *Layout) Index(ctx context.Context) (*ocispecs.Index, error) {
 
 // Image is one platform's manifest and config.
 type Image struct {
-	Platform ocispecs.Platform
 	Manifest ocispecs.Manifest
 	Config   ocispecs.Image
 }
 
 // ResolveImage finds the image manifest for platform (nil: the only one, or
-// the default platform's) under the layout's index, descending into nested
-// indexes and skipping attestation manifests.
+// the default platform's) under the layout's index, with containerd's
+// platform selection: nested indexes are followed, attestation manifests
+// (platform unknown/unknown) never match.
 func (l *Layout) ResolveImage(ctx context.Context, platform *ocispecs.Platform) (*Image, error) {
 	idx, err := l.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var cands []ocispecs.Descriptor
-	walked := 0
-	var walk func(ds []ocispecs.Descriptor, depth int) error
-	walk = func(ds []ocispecs.Descriptor, depth int) error {
-		if depth > 4 {
-			return errors.New("indexes nested too deep")
-		}
-		for _, d := range ds {
-			if walked++; walked > maxManifests {
-				return fmt.Errorf("the layout's indexes name over %d manifests, more than fipsgate reads", maxManifests)
-			}
-			switch d.MediaType {
-			case ocispecs.MediaTypeImageIndex, "application/vnd.docker.distribution.manifest.list.v2+json":
-				var sub ocispecs.Index
-				if err := l.ReadJSON(ctx, d, &sub); err != nil {
-					return err
-				}
-				if err := walk(sub.Manifests, depth+1); err != nil {
-					return err
-				}
-			case ocispecs.MediaTypeImageManifest, "application/vnd.docker.distribution.manifest.v2+json":
-				if d.Annotations[bkattestation.DockerAnnotationReferenceType] == bkattestation.DockerAnnotationReferenceTypeDefault {
-					continue
-				}
-				cands = append(cands, d)
-			}
-		}
-		return nil
-	}
-	if err := walk(idx.Manifests, 0); err != nil {
+	dt, err := json.Marshal(idx)
+	if err != nil {
 		return nil, err
 	}
-	var images []*Image
-	for _, d := range cands {
-		img := &Image{}
-		if err := l.ReadJSON(ctx, d, &img.Manifest); err != nil {
+	root := ocispecs.Descriptor{MediaType: ocispecs.MediaTypeImageIndex, Digest: digest.FromBytes(dt), Size: int64(len(dt)), Data: dt}
+	p := &metadata{l: l, left: maxManifests}
+	var have []ocispecs.Platform
+	if platform == nil {
+		if have, err = images.Platforms(ctx, p, root); err != nil {
 			return nil, err
 		}
-		if err := l.ReadJSON(ctx, img.Manifest.Config, &img.Config); err != nil {
-			return nil, err
-		}
-		img.Platform = img.Config.Platform
-		if d.Platform != nil {
-			img.Platform = *d.Platform
-		}
-		images = append(images, img)
-	}
-	if len(images) == 0 {
-		return nil, errors.New("the layout holds no image manifest")
 	}
 	want := platforms.DefaultSpec()
-	if platform != nil {
+	switch {
+	case platform != nil:
 		want = *platform
-	} else if len(images) == 1 {
-		return images[0], nil
+	case len(have) == 1:
+		want = have[0]
 	}
-	m := platforms.Only(want)
-	var names []string
-	for _, img := range images {
-		if m.Match(img.Platform) {
-			return img, nil
+	m, err := images.Manifest(ctx, p, root, platforms.Only(want))
+	if errdefs.IsNotFound(err) {
+		if have == nil {
+			have, _ = images.Platforms(ctx, p, root)
 		}
-		names = append(names, platforms.Format(img.Platform))
+		if len(have) == 0 {
+			return nil, errors.New("the layout holds no image manifest")
+		}
+		names := make([]string, len(have))
+		for i, h := range have {
+			names[i] = platforms.Format(h)
+		}
+		return nil, fmt.Errorf("no image for %s in the layout (it has %s)", platforms.Format(want), strings.Join(names, ", "))
 	}
-	return nil, fmt.Errorf("no image for %s in the layout (it has %s)", platforms.Format(want), strings.Join(names, ", "))
+	if err != nil {
+		return nil, err
+	}
+	img := &Image{Manifest: m}
+	cfg, err := content.ReadBlob(ctx, p, m.Config)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(cfg, &img.Config); err != nil {
+		return nil, fmt.Errorf("image config %s: %w", m.Config.Digest, err)
+	}
+	return img, nil
 }
 
-// Unpack extracts the image's layers into dir, in order, applying
-// whiteouts; every path stays inside dir. It writes at most
-// MaxUnpackedSize bytes and stops once ctx is done.
+// metadata is the content.Provider containerd's image functions read
+// manifests, indexes and configs through. containerd trusts its content
+// store; a layout is untrusted, so each blob is read whole, at most
+// maxJSONSize bytes, and verified against its digest before a byte of it
+// is used, and one resolution reads at most maxManifests blobs (an index
+// may name the same manifest many times over).
+type metadata struct {
+	l    *Layout
+	left int
+}
+
+func (p *metadata) ReaderAt(ctx context.Context, d ocispecs.Descriptor) (content.ReaderAt, error) {
+	if p.left--; p.left < 0 {
+		return nil, fmt.Errorf("the layout's indexes name over %d manifests, more than fipsgate reads", maxManifests)
+	}
+	if d.Size > maxJSONSize {
+		return nil, fmt.Errorf("blob %s is %d bytes, over the %d limit for JSON", d.Digest, d.Size, maxJSONSize)
+	}
+	rc, err := p.l.Blob(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	dt, err := io.ReadAll(io.LimitReader(rc, maxJSONSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading blob %s of OCI layout %s: %w", d.Digest, p.l.name, err)
+	}
+	if digest.FromBytes(dt) != d.Digest {
+		return nil, fmt.Errorf("blob %s does not match its digest", d.Digest)
+	}
+	return bytesReaderAt{bytes.NewReader(dt)}, nil
+}
+
+type bytesReaderAt struct{ *bytes.Reader }
+
+func (bytesReaderAt) Close() error { return nil }
+
+// Unpack extracts the image's layers into dir, in order, with containerd's
+// archive.Apply: whiteouts applied, every path resolved inside dir. What
+// the scan does not need and a host should not get from an untrusted image
+// is filtered out (devices, FIFOs, owners, set-id bits, extended
+// attributes). It writes at most MaxUnpackedSize bytes and stops once ctx
+// is done.
 func (l *Layout) Unpack(ctx context.Context, img *Image, dir string) error {
 	b := &budget{bytes: MaxUnpackedSize, entries: maxUnpackedEntries}
 	for _, d := range img.Manifest.Layers {
@@ -416,6 +425,32 @@ type budget struct {
 	bytes, entries int64
 }
 
+// admit is the archive.Filter of Unpack.
+func (b *budget) admit(h *tar.Header) (bool, error) {
+	if b.entries--; b.entries < 0 {
+		return false, fmt.Errorf("the image has over %d entries, more than fipsgate unpacks", maxUnpackedEntries)
+	}
+	switch h.Typeflag {
+	case tar.TypeReg, tar.TypeRegA:
+		if b.bytes -= h.Size; b.bytes < 0 {
+			return false, fmt.Errorf("%s: the image unpacks to over %d bytes, more than fipsgate unpacks: scan its root filesystem directory instead", h.Name, int64(MaxUnpackedSize))
+		}
+		h.Mode = h.Mode&0o777 | 0o600
+	case tar.TypeDir:
+		h.Mode = h.Mode&0o777 | 0o700
+	case tar.TypeSymlink, tar.TypeLink:
+	default:
+		// Devices, FIFOs: nothing to scan.
+		return false, nil
+	}
+	for k := range h.PAXRecords {
+		if strings.HasPrefix(k, "SCHILY.xattr.") {
+			delete(h.PAXRecords, k)
+		}
+	}
+	return true, nil
+}
+
 func (l *Layout) unpackLayer(ctx context.Context, d ocispecs.Descriptor, dir string, b *budget) error {
 	rc, err := l.Blob(ctx, d)
 	if err != nil {
@@ -424,25 +459,31 @@ func (l *Layout) unpackLayer(ctx context.Context, d ocispecs.Descriptor, dir str
 	defer rc.Close()
 	verifier := d.Digest.Verifier()
 	br := bufio.NewReader(io.TeeReader(rc, verifier))
+	magic, _ := br.Peek(10)
+	// containerd's DecompressStream would do this, but may hand gzip to an
+	// external unpigz reading the blob concurrently; the digest needs the
+	// rest of the blob read after the tar ends, in this goroutine.
 	var r io.Reader = br
-	magic, _ := br.Peek(4)
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+	switch c := compression.DetectCompression(magic); c {
+	case compression.Uncompressed:
+	case compression.Gzip:
 		gz, err := gzip.NewReader(br)
 		if err != nil {
 			return err
 		}
 		defer gz.Close()
 		r = gz
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+	case compression.Zstd:
 		zr, err := zstd.NewReader(br, zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return err
 		}
 		defer zr.Close()
 		r = zr
+	default:
+		return fmt.Errorf("layer compression %s is not one fipsgate reads", c.Extension())
 	}
-	if err := extract(tar.NewReader(r), dir, b); err != nil {
+	if _, err := archive.Apply(ctx, dir, r, archive.WithFilter(b.admit), archive.WithNoSameOwner()); err != nil {
 		return err
 	}
 	// Drain what the tar reader left, so that the digest covers the blob.
@@ -453,97 +494,4 @@ func (l *Layout) unpackLayer(ctx context.Context, d ocispecs.Descriptor, dir str
 		return errors.New("content does not match its digest")
 	}
 	return nil
-}
-
-func extract(tr *tar.Reader, dir string, b *budget) error {
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if b.entries--; b.entries < 0 {
-			return fmt.Errorf("the image has over %d entries, more than fipsgate unpacks", maxUnpackedEntries)
-		}
-		if h.Typeflag == tar.TypeReg {
-			if b.bytes -= h.Size; b.bytes < 0 {
-				return fmt.Errorf("%s: the image unpacks to over %d bytes, more than fipsgate unpacks: scan its root filesystem directory instead", h.Name, int64(MaxUnpackedSize))
-			}
-		}
-		name := path.Clean("/" + h.Name)
-		parent, base := path.Split(name)
-		if base == ".wh..wh..opq" {
-			p, err := securejoin.SecureJoin(dir, parent)
-			if err != nil {
-				return err
-			}
-			entries, _ := os.ReadDir(p)
-			for _, e := range entries {
-				os.RemoveAll(filepath.Join(p, e.Name()))
-			}
-			continue
-		}
-		if strings.HasPrefix(base, ".wh.") {
-			p, err := securejoin.SecureJoin(dir, path.Join(parent, strings.TrimPrefix(base, ".wh.")))
-			if err != nil {
-				return err
-			}
-			os.RemoveAll(p)
-			continue
-		}
-		// Resolve the parent inside dir; the entry itself is not followed.
-		pdir, err := securejoin.SecureJoin(dir, parent)
-		if err != nil {
-			return err
-		}
-		target := filepath.Join(pdir, base)
-		if name == "/" {
-			continue
-		}
-		if err := os.MkdirAll(pdir, 0o755); err != nil {
-			return err
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if st, err := os.Lstat(target); err == nil && !st.IsDir() {
-				os.RemoveAll(target)
-			}
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			os.RemoveAll(target)
-			// O_EXCL|O_NOFOLLOW: whatever was there is gone, and nothing
-			// but a new file is written to.
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY|unix.O_NOFOLLOW, os.FileMode(h.Mode)&0o777|0o600)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(f, tr)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		case tar.TypeSymlink:
-			os.RemoveAll(target)
-			if err := os.Symlink(h.Linkname, target); err != nil {
-				return err
-			}
-		case tar.TypeLink:
-			src, err := securejoin.SecureJoin(dir, path.Clean("/"+h.Linkname))
-			if err != nil {
-				return err
-			}
-			os.RemoveAll(target)
-			if err := os.Link(src, target); err != nil {
-				return err
-			}
-		default:
-			// Devices, FIFOs: nothing to scan.
-		}
-	}
 }

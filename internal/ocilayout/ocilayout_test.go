@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
 )
 
 type entry struct {
@@ -156,5 +158,145 @@ func TestOpenRefusesWhatIsNotALayout(t *testing.T) {
 	os.WriteFile(f, layer(t, entry{name: "a", body: "a", typ: tar.TypeReg}), 0o644)
 	if _, err := Open(ctx, f); err == nil || !strings.Contains(err.Error(), "not an OCI image layout") {
 		t.Errorf("plain tar: %v", err)
+	}
+}
+
+// What the scan does not need and the host should not get from an
+// untrusted image is left out: devices, FIFOs, set-id bits, owners and
+// extended attributes.
+func TestUnpackKeepsDevicesAndPrivilegesOut(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "dev/sda", Typeflag: tar.TypeBlock, Mode: 0o666, Devmajor: 8},
+		{Name: "dev/mem", Typeflag: tar.TypeChar, Mode: 0o666, Devmajor: 1, Devminor: 1},
+		{Name: "fifo", Typeflag: tar.TypeFifo, Mode: 0o666},
+		{Name: "suid", Typeflag: tar.TypeReg, Mode: 0o4755, Uid: 4242, Gid: 4242},
+		{Name: "cap", Typeflag: tar.TypeReg, Mode: 0o755, PAXRecords: map[string]string{
+			"SCHILY.xattr.security.capability": "\x01\x00\x00\x02\xff\xff\xff\xff\x00\x00\x00\x00\xff\xff\xff\xff\x00\x00\x00\x00",
+			"SCHILY.xattr.user.note":           "x",
+		}},
+		{Name: "locked/", Typeflag: tar.TypeDir, Mode: 0o000},
+		{Name: "locked/inside", Typeflag: tar.TypeReg, Mode: 0o000},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tw.Close()
+	l, err := Open(ctx, writeLayout(t, buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	img, err := l.ResolveImage(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	if err := l.Unpack(ctx, img, root); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"dev/sda", "dev/mem", "fifo"} {
+		if _, err := os.Lstat(filepath.Join(root, p)); err == nil {
+			t.Errorf("%s was created", p)
+		}
+	}
+	for p, want := range map[string]os.FileMode{"suid": 0o755, "cap": 0o755, "locked": 0o700 | os.ModeDir, "locked/inside": 0o600} {
+		st, err := os.Lstat(filepath.Join(root, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", p, st.Mode(), want)
+		}
+		if sys := st.Sys().(*syscall.Stat_t); sys.Uid == 4242 {
+			t.Errorf("%s: owner taken from the layer", p)
+		}
+	}
+	for _, attr := range []string{"security.capability", "user.note"} {
+		if _, err := unix.Lgetxattr(filepath.Join(root, "cap"), attr, make([]byte, 64)); err == nil {
+			t.Errorf("xattr %s was set", attr)
+		}
+	}
+}
+
+// writeIndex replaces the layout's index.json with one naming ds.
+func writeIndex(t *testing.T, dir string, ds ...ocispecs.Descriptor) {
+	t.Helper()
+	idx, _ := json.Marshal(ocispecs.Index{MediaType: ocispecs.MediaTypeImageIndex, Manifests: ds})
+	if err := os.WriteFile(filepath.Join(dir, "index.json"), idx, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rootManifest is the one manifest a writeLayout index names.
+func rootManifest(t *testing.T, dir string) ocispecs.Descriptor {
+	t.Helper()
+	var idx ocispecs.Index
+	dt, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err := json.Unmarshal(dt, &idx); err != nil {
+		t.Fatal(err)
+	}
+	return idx.Manifests[0]
+}
+
+func TestResolveImageSelectsThePlatform(t *testing.T) {
+	ctx := context.Background()
+	dir := writeLayout(t, layer(t, entry{name: "a", body: "a", typ: tar.TypeReg}))
+	m := rootManifest(t, dir)
+	on := func(os, arch string) ocispecs.Descriptor {
+		d := m
+		d.Platform = &ocispecs.Platform{OS: os, Architecture: arch}
+		return d
+	}
+	resolve := func(p *ocispecs.Platform) error {
+		l, err := Open(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		_, err = l.ResolveImage(ctx, p)
+		return err
+	}
+	attestation := on("unknown", "unknown")
+	attestation.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest"}
+
+	writeIndex(t, dir, on("linux", "s390x"), attestation)
+	if err := resolve(nil); err != nil {
+		t.Errorf("the only image, of another platform, with no platform asked for: %v", err)
+	}
+	writeIndex(t, dir, on("linux", "s390x"), on("linux", "riscv64"), attestation)
+	if err := resolve(&ocispecs.Platform{OS: "linux", Architecture: "riscv64"}); err != nil {
+		t.Errorf("riscv64: %v", err)
+	}
+	err := resolve(&ocispecs.Platform{OS: "linux", Architecture: "ppc64le"})
+	if err == nil || !strings.Contains(err.Error(), "no image for linux/ppc64le in the layout (it has linux/s390x, linux/riscv64)") {
+		t.Errorf("ppc64le: %v", err)
+	}
+	writeIndex(t, dir, attestation)
+	if err := resolve(nil); err == nil || !strings.Contains(err.Error(), "holds no image manifest") {
+		t.Errorf("only an attestation manifest: %v", err)
+	}
+}
+
+// An index may name one manifest many times over: every name is a read.
+func TestResolveImageBoundsTheManifestsItReads(t *testing.T) {
+	ctx := context.Background()
+	dir := writeLayout(t, layer(t, entry{name: "a", body: "a", typ: tar.TypeReg}))
+	m := rootManifest(t, dir)
+	ds := make([]ocispecs.Descriptor, maxManifests+1)
+	for i := range ds {
+		ds[i] = m
+	}
+	writeIndex(t, dir, ds...)
+	l, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.ResolveImage(ctx, nil); err == nil || !strings.Contains(err.Error(), "more than fipsgate reads") {
+		t.Errorf("ResolveImage = %v, want the manifest bound", err)
 	}
 }
