@@ -128,8 +128,9 @@ func withSource(err error, sm *llb.SourceMap) error {
 	return err
 }
 
-// frontendState is the image this frontend runs from: its binary is the probe.
-func frontendState(c client.Client) (llb.State, error) {
+// probeImage is the image the probe comes from: the frontend's own, whose
+// one binary is also the probe.
+func probeImage(c client.Client) (llb.State, error) {
 	cf, ok := c.(interface{ CurrentFrontend() (*llb.State, error) })
 	if !ok {
 		return llb.State{}, fmt.Errorf("fipsgate: the gateway client cannot name the current frontend")
@@ -253,7 +254,7 @@ type checked struct {
 // runChecks solves the checks of every platform in one request, so that
 // they all run at once, reads their results and decides.
 func runChecks(ctx context.Context, c client.Client, targets []probe.Target, opts Options, noCache bool) ([]checked, error) {
-	probeState, err := frontendState(c)
+	probeState, err := probeImage(c)
 	if err != nil {
 		return nil, err
 	}
