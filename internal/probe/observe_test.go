@@ -196,7 +196,10 @@ func TestObserveInCheckContainer(t *testing.T) {
 	}
 	t.Run("a script's programs", func(t *testing.T) {
 		sh, sleep := realPath(t, "/bin/sh"), realPath(t, "sleep")
-		o := observe(t, nil, "/bin/sh", "-c", "sleep 0.3; exit 0")
+		// The script outlives ReadyAfter, so that the sample taken just
+		// before it is ended finds both programs however loaded the
+		// machine: sampling while they run is not guaranteed a turn.
+		o := observe(t, nil, "/bin/sh", "-c", "sleep 30; exit 0")
 		if via, ok := observedVia(o.Observed, sh); !ok || via != "executed by the application" {
 			t.Errorf("%s: %q (%v)", sh, via, ok)
 		}
