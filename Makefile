@@ -5,11 +5,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 DEV_ENV = eval "$$(hack/dev-up.sh)"
 
-.PHONY: help demo test unit e2e dev-up dev-down frontend-image base-images bench
+.PHONY: help demo test unit lint e2e dev-up dev-down frontend-image base-images bench
 
 help:
 	@echo "make demo            build the examples through fipsgate with docker buildx build"
-	@echo "make test            every test: unit tests, then end-to-end against a real buildkitd"
+	@echo "make test            every test: unit tests and lint, then end-to-end against a real buildkitd"
+	@echo "make lint            lint the GitHub Actions workflows (actionlint, shellcheck)"
 	@echo "make dev-up          start buildkitd and a registry on loopback (eval \"\$$(make -s dev-up)\")"
 	@echo "make dev-down        stop them"
 	@echo "make frontend-image  build the frontend image and push it to the dev registry"
@@ -31,7 +32,10 @@ frontend-image:
 demo:
 	@$(DEV_ENV); hack/base-images.sh; hack/frontend-image.sh >/dev/null; hack/demo.sh
 
-unit:
+lint:
+	@hack/lint.sh
+
+unit: lint
 	@hack/packages.sh
 	go vet ./...
 	go test -count=1 ./...

@@ -292,6 +292,31 @@ func TestVerifyCLI(t *testing.T) {
 			t.Errorf("a tampered layout: exit %d, want 2:\n%s", code, text)
 		}
 	})
+	// The docker exporter keeps the attestation too (one platform: it exports
+	// no more), but the attestation makes the image an index, and for an
+	// index BuildKit writes an OCI layout with no manifest.json: the tar that
+	// `--load` streams to Docker, which its classic image store cannot load
+	// (README, "Which outputs keep the attestation").
+	t.Run("docker exporter tar", func(t *testing.T) {
+		tarPath := filepath.Join(t.TempDir(), "docker.tar")
+		mustSucceed(t, "the docker export", execute(t, "", "buildctl", "build", "--progress=plain", "--frontend=dockerfile.v0",
+			"--local", "context="+dir, "--local", "dockerfile="+filepath.Dir(b.dockerfile),
+			"--opt", "platform=linux/amd64", "--opt", "build-arg:BASE="+fipsBase(),
+			"--output", "type=docker,name="+b.image+"-docker,dest="+tarPath))
+		code, text, _ := runVerify(t, bin, tarPath)
+		if code != 0 || !strings.Contains(text, "linux/amd64    PASS") {
+			t.Errorf("exit %d:\n%s", code, text)
+		}
+		names, err := exec.Command("tar", "-tf", tarPath).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range strings.Fields(string(names)) {
+			if n == "manifest.json" {
+				t.Errorf("the docker exporter wrote manifest.json for an attested image; the README's table of outputs is out of date")
+			}
+		}
+	})
 	t.Run("a third-party OCI client finds the attestation", func(t *testing.T) {
 		regctl := func(args ...string) []byte {
 			t.Helper()

@@ -8,29 +8,6 @@ source "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "dev-up needs root: buildkitd runs rootful with runc and overlayfs"
 
-# build_tool NAME VERSION MODULE PKG...: builds PKG... from MODULE@VERSION in a
-# throw-away module (`go install pkg@version` refuses modules with excludes or
-# replaces) into TOOLS_BIN, unless this version is already there. The version
-# is linked in: buildx enables features by the buildkitd version it reports.
-build_tool() {
-	local name=$1 version=$2 module=$3; shift 3
-	local ldflags="-s -w -X $module/version.Version=$version"
-	local stamp=$TOOLS_BIN/.$name-$version
-	[ -f "$stamp" ] && return
-	log "building $name $version from the Go module proxy (once; cached in $CACHE_DIR)"
-	local src=$CACHE_DIR/src/$name-$version pkgs=() p
-	mkdir -p "$src" "$TOOLS_BIN"
-	printf 'module fipsgate.local/tools/%s\n\ngo 1.26.8\n' "$name" >"$src/go.mod"
-	for p in "$@"; do pkgs+=("$p@$version"); done
-	mkdir -p "$LOG_DIR"
-	local logf=$LOG_DIR/build-$name.log
-	if ! (cd "$src" && retry 3 go get "${pkgs[@]}" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$TOOLS_BIN/" "$@") >"$logf" 2>&1; then
-		tail -n 20 "$logf" >&2
-		die "building $name $version failed; see $logf"
-	fi
-	touch "$stamp"
-}
-
 build_tools() {
 	build_tool buildkit "$BUILDKIT_VERSION" github.com/moby/buildkit \
 		github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl

@@ -13,6 +13,7 @@ BUILDX_VERSION=v0.38.2
 REGISTRY_VERSION=v3.1.2
 REGCLIENT_VERSION=v0.11.7
 COSIGN_VERSION=v2.6.5
+ACTIONLINT_VERSION=v1.7.12
 
 # Binaries are cached outside git and reused when present.
 CACHE_DIR=${FIPSGATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fipsgate}
@@ -44,3 +45,26 @@ retry() {
 
 export PATH="$TOOLS_BIN:$PATH"
 export BUILDKIT_HOST=$BUILDKIT_HOST_ADDR
+
+# build_tool NAME VERSION MODULE PKG...: builds PKG... from MODULE@VERSION in a
+# throw-away module (`go install pkg@version` refuses modules with excludes or
+# replaces) into TOOLS_BIN, unless this version is already there. The version
+# is linked in: buildx enables features by the buildkitd version it reports.
+build_tool() {
+	local name=$1 version=$2 module=$3; shift 3
+	local ldflags="-s -w -X $module/version.Version=$version"
+	local stamp=$TOOLS_BIN/.$name-$version
+	[ -f "$stamp" ] && return
+	log "building $name $version from the Go module proxy (once; cached in $CACHE_DIR)"
+	local src=$CACHE_DIR/src/$name-$version pkgs=() p
+	mkdir -p "$src" "$TOOLS_BIN"
+	printf 'module fipsgate.local/tools/%s\n\ngo 1.26.8\n' "$name" >"$src/go.mod"
+	for p in "$@"; do pkgs+=("$p@$version"); done
+	mkdir -p "$LOG_DIR"
+	local logf=$LOG_DIR/build-$name.log
+	if ! (cd "$src" && retry 3 go get "${pkgs[@]}" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$TOOLS_BIN/" "$@") >"$logf" 2>&1; then
+		tail -n 20 "$logf" >&2
+		die "building $name $version failed; see $logf"
+	fi
+	touch "$stamp"
+}

@@ -7,8 +7,9 @@ source "$(dirname "$0")/lib.sh"
 # libssl-dev: the inventory's unit tests link real programs against
 # OpenSSL's static libcrypto.a. openssl: the probe's unit tests take the
 # host's openssl program as a genuine one; iproute2 (ip): a probe test
-# brings up loopback in a network namespace of its own.
-want=(runc mmdebstrap arch-test ca-certificates curl git openssh-client time gcc libc6-dev libssl-dev openssl iproute2)
+# brings up loopback in a network namespace of its own. shellcheck: hack/lint.sh
+# runs it, through actionlint, over the workflows' scripts.
+want=(runc mmdebstrap arch-test ca-certificates curl git openssh-client time gcc libc6-dev libssl-dev openssl iproute2 shellcheck)
 missing=()
 for p in "${want[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
