@@ -373,10 +373,16 @@ func TestNoOpenSSLCommand(t *testing.T) {
 		t.Fatal("no fipsgate attestation")
 	}
 	self := stage(p, "self-test", "")
-	for check, want := range map[string]string{"provider-active": "not-run", "md5-refused": "not-run", "app-runs": "passed"} {
+	for check, want := range map[string]string{"provider-active": "not-run", "md5-refused": "not-run", "app-runs": "passed", "module-identity": "(no check)"} {
 		if got := checkStatus(self, check); got != want {
 			t.Errorf("self-test %s: %s, want %s", check, got, want)
 		}
+	}
+	// No openssl to report the provider: the identity is the module's
+	// strings' reading, and says so.
+	if m := p.Module; m == nil || m.Identity == nil || m.Identity.Confirmed || m.Identity.Name != "OpenSSL FIPS Provider" ||
+		!strings.Contains(m.Identity.How, "not confirmed at run time") || m.CMVP == nil || !strings.Contains(m.CMVP.Reasoning, "not confirmed at run time") {
+		t.Errorf("module without openssl: %+v", m)
 	}
 	if got := checkStatus(stage(p, "negative", "module-corrupted"), "app-refuses"); got != "passed" {
 		t.Errorf("negative app-refuses: %s", got)
