@@ -127,13 +127,14 @@ func TestFIPSServerPasses(t *testing.T) {
 				t.Errorf("predicate header: %+v", p)
 			}
 			if p.Module == nil || !p.Module.MACVerified || p.Module.Layout != "fipsmodule.cnf" || p.Module.Validated {
-				t.Errorf("module: %+v (Debian's provider is not a validated build)", p.Module)
+				t.Fatalf("module: %+v (Debian's provider is not a validated build)", p.Module)
 			}
+			checkDebianModule(t, p.Module, "amd64")
 			if !p.Application.Checked || !slices.Equal(p.Application.Command, []string{"/usr/local/bin/helloserver"}) {
 				t.Errorf("application: %+v", p.Application)
 			}
 			self := stage(p, "self-test", "")
-			for _, check := range []string{"provider-active", "fipsinstall-verify", "sha256-works", "md5-refused", "app-runs"} {
+			for _, check := range []string{"provider-active", "module-identity", "fipsinstall-verify", "sha256-works", "md5-refused", "app-runs"} {
 				if got := checkStatus(self, check); got != "passed" {
 					t.Errorf("self-test %s: %s", check, got)
 				}
@@ -256,6 +257,11 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 		if e := p.Emulation; e == nil || e.Emulated || e.TimeScale != 1 || e.Machine != machine || !strings.Contains(e.How, "openssl command") {
 			t.Errorf("%s: the predicate's emulation is %+v, want %s run natively", platform, e, machine)
 		}
+		// Each platform's module is its own package, of its architecture.
+		if p.Module == nil {
+			t.Fatalf("%s: no module in the predicate", platform)
+		}
+		checkDebianModule(t, p.Module, map[string]string{"linux/amd64": "amd64", "linux/386": "i386"}[platform])
 	}
 	if !strings.Contains(r.output, "[fipsgate linux/386] "+probe.RunTitle(probe.RunStatic)) {
 		t.Errorf("no verification vertex for linux/386")
@@ -367,21 +373,54 @@ func TestNoOpenSSLCommand(t *testing.T) {
 		t.Fatal("no fipsgate attestation")
 	}
 	self := stage(p, "self-test", "")
-	for check, want := range map[string]string{"provider-active": "not-run", "md5-refused": "not-run", "app-runs": "passed"} {
+	for check, want := range map[string]string{"provider-active": "not-run", "md5-refused": "not-run", "app-runs": "passed", "module-identity": "(no check)"} {
 		if got := checkStatus(self, check); got != want {
 			t.Errorf("self-test %s: %s, want %s", check, got, want)
 		}
+	}
+	// No openssl to report the provider: the identity is the module's
+	// strings' reading, and says so.
+	if m := p.Module; m == nil || m.Identity == nil || m.Identity.Confirmed || m.Identity.Name != "OpenSSL FIPS Provider" ||
+		!strings.Contains(m.Identity.How, "not confirmed at run time") || m.CMVP == nil || !strings.Contains(m.CMVP.Reasoning, "not confirmed at run time") {
+		t.Errorf("module without openssl: %+v", m)
 	}
 	if got := checkStatus(stage(p, "negative", "module-corrupted"), "app-refuses"); got != "passed" {
 		t.Errorf("negative app-refuses: %s", got)
 	}
 }
 
+// checkDebianModule: the predicate names Debian's provider, confirmed by
+// what the active provider reported at run time, the package that
+// installed it by its purl, and why it is not taken for validated: its
+// name is upstream's, whose certificates cover other releases.
+func checkDebianModule(t *testing.T, m *predicate.Module, arch string) {
+	t.Helper()
+	id := m.Identity
+	if id == nil || id.Name != "OpenSSL FIPS Provider" || !regexp.MustCompile(`^3\.\d+\.\d+$`).MatchString(id.Version) || id.Build != id.Version || !id.Confirmed ||
+		!strings.Contains(id.How, "reported by the active FIPS provider at run time") {
+		t.Errorf("module identity: %+v", id)
+	}
+	pkg := m.Package
+	if pkg == nil || !pkg.Found || pkg.Manager != "dpkg" || pkg.Name != "openssl-provider-fips" ||
+		pkg.PURL != "pkg:deb/debian/openssl-provider-fips@"+pkg.Version+"?arch="+arch+"&distro=debian-13" ||
+		!strings.HasPrefix(pkg.Version, id.Version+"-") || !strings.Contains(pkg.Reason, "evidence, not proof") {
+		t.Errorf("module package: %+v", pkg)
+	}
+	c := m.CMVP
+	if c == nil || c.Validated || c.Certificate != nil || c.TableReviewed == "" ||
+		!strings.Contains(c.Reasoning, `provider "OpenSSL FIPS Provider" is the module of certificates #4985 (3.1.2), #4282 (3.0.8, 3.0.9), but this module reports version `+id.Version) ||
+		!strings.Contains(c.Reasoning, "Package: the image's dpkg database") || c.Reasoning != m.ValidationMsg {
+		t.Errorf("module CMVP status: %+v", c)
+	}
+}
+
 // TestRequireValidated: Debian's provider is not a CMVP-validated release,
-// which FIPSGATE_REQUIRE_VALIDATED=true turns from a warning into a failure.
+// which FIPSGATE_REQUIRE_VALIDATED=true turns from a warning into a failure
+// that says why.
 func TestRequireValidated(t *testing.T) {
 	_, r := verifyBuild(t, buildctlCLI{}, testdata(t, "verify", "base-image"), map[string]string{"BASE": fipsBase(), "FIPSGATE_REQUIRE_VALIDATED": "true"})
-	if r.err == nil || !strings.Contains(r.output, "[static] the module is a CMVP-validated release") || !strings.Contains(r.output, "not a CMVP-validated OpenSSL FIPS provider release") {
+	if r.err == nil || !strings.Contains(r.output, "[static] the module is a CMVP-validated release") ||
+		!strings.Contains(r.output, `provider "OpenSSL FIPS Provider" is the module of certificates #4985 (3.1.2), #4282 (3.0.8, 3.0.9)`) {
 		t.Errorf("an unvalidated module must fail with FIPSGATE_REQUIRE_VALIDATED=true:\n%s", r.output)
 	}
 }

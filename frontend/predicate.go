@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"github.com/fipsgate/fipsgate/internal/fipsmodule"
 	"github.com/fipsgate/fipsgate/internal/inventory"
 	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/fipsgate/fipsgate/predicate"
@@ -31,14 +32,7 @@ func newPredicate(in predicateInput) predicate.Predicate {
 		Warnings: in.Warnings,
 	}
 	if m := in.Static.Module; m != nil && m.Path != "" {
-		p.Module = &predicate.Module{
-			Name: m.Name, Version: m.Version, Path: m.Path, SHA256: m.SHA256, Size: m.Size,
-			Layout: m.Layout, Config: m.Config, MACVerified: m.MACVerified,
-			Validated: m.Validation.Validated, ValidationMsg: m.Validation.Reason,
-		}
-		if c := m.Validation.Certificate; c != nil {
-			p.Module.Certificate = &predicate.Certificate{Number: c.Number, Standard: c.Standard, Versions: c.Versions, Active: c.Active, Note: c.Note, Source: c.Source}
-		}
+		p.Module = predicateModule(m)
 	}
 	if o := in.Static.OpenSSL; o != nil {
 		p.OpenSSL = &predicate.OpenSSL{
@@ -57,6 +51,37 @@ func newPredicate(in predicateInput) predicate.Predicate {
 		p.Stages = append(p.Stages, predicate.Stage{Name: r.Kind, Mutation: r.Mutation, Checks: predicateChecks(r.Checks)})
 	}
 	return p
+}
+
+// predicateModule is the module as the predicate shows it: the fields of
+// schema 1.0, and why it is or is not taken for validated.
+func predicateModule(m *probe.ModuleFacts) *predicate.Module {
+	v := m.Validation
+	out := &predicate.Module{
+		Name: m.Name, Version: m.Version, Path: m.Path, SHA256: m.SHA256, Size: m.Size,
+		Layout: m.Layout, Config: m.Config, MACVerified: m.MACVerified,
+		Validated: v.Validated, ValidationMsg: m.Reasoning(),
+		CMVP: &predicate.CMVP{Validated: v.Validated, Match: v.Match, TableReviewed: fipsmodule.CMVP.Reviewed, Reasoning: m.Reasoning()},
+	}
+	if id := m.Identity; id != nil {
+		out.Identity = &predicate.ModuleIdentity{Name: id.Name, Version: id.Version, Build: id.Build, Confirmed: id.Confirmed, How: id.How}
+		// Schema 1.0's name and version are the identity judged.
+		out.Name, out.Version = id.Name, id.Version
+	}
+	if pk := m.Package; pk != nil {
+		out.Package = &predicate.ModulePackage{Found: pk.Found, Manager: pk.Manager, Name: pk.Name, Version: pk.Version, Architecture: pk.Architecture,
+			PURL: pk.PURL, Distro: pk.Distro, Databases: pk.Databases, Reason: pk.Reason}
+	}
+	if c := v.Certificate; c != nil {
+		out.Certificate = &predicate.Certificate{Number: c.Number, Standard: c.Standard, Versions: c.Provider.Versions, Active: c.Status == fipsmodule.StatusActive, Note: c.Note, Source: c.Source}
+		cert := &predicate.CMVPCertificate{Number: c.Number, Standard: c.Standard, Status: c.Status, SunsetDate: c.SunsetDate, Vendor: c.Vendor, Module: c.Module,
+			Provider: predicate.CMVPProvider{Names: c.Provider.Names, Versions: c.Provider.Versions, Builds: c.Provider.Builds}, Source: c.Source, Note: c.Note}
+		for _, e := range c.Evidence {
+			cert.Evidence = append(cert.Evidence, predicate.CMVPEvidence{Kind: e.Kind, URL: e.URL, Says: e.Says})
+		}
+		out.CMVP.Certificate = cert
+	}
+	return out
 }
 
 func predicateChecks(checks []probe.Check) []predicate.Check {

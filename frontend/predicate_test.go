@@ -74,8 +74,12 @@ func TestPredicateMirrorsReports(t *testing.T) {
 	fill(reflect.ValueOf(&opts).Elem())
 	var cert fipsmodule.Certificate
 	fill(reflect.ValueOf(&cert).Elem())
+	var id probe.ModuleIdentity
+	fill(reflect.ValueOf(&id).Elem())
+	var pkg probe.ModulePackage
+	fill(reflect.ValueOf(&pkg).Elem())
 	p := newPredicate(predicateInput{Options: opts, Static: &probe.Report{Kind: probe.KindStatic, Checks: []probe.Check{check}, Inventory: &inv,
-		Module: &probe.ModuleFacts{Path: "x", Validation: fipsmodule.Validation{Certificate: &cert}}}})
+		Module: &probe.ModuleFacts{Path: "x", Validation: fipsmodule.Validation{Certificate: &cert}, Identity: &id, Package: &pkg}}})
 	for _, c := range []struct {
 		name      string
 		from, got any
@@ -83,7 +87,9 @@ func TestPredicateMirrorsReports(t *testing.T) {
 		{"inventory", inv, p.Inventory},
 		{"check", check, p.Stages[0].Checks[0]},
 		{"options", opts, p.Options},
-		{"certificate", cert, p.Module.Certificate},
+		{"certificate", cert, p.Module.CMVP.Certificate},
+		{"identity", id, p.Module.Identity},
+		{"package", pkg, p.Module.Package},
 	} {
 		want, _ := json.Marshal(c.from)
 		got, _ := json.Marshal(c.got)

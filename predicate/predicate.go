@@ -55,6 +55,81 @@ type Module struct {
 	Validated     bool         `json:"validated"`
 	Certificate   *Certificate `json:"certificate,omitempty"`
 	ValidationMsg string       `json:"validation"`
+	// Identity, Package and CMVP say why the module is or is not taken for
+	// CMVP-validated: what it reports of itself and what that rests on,
+	// the package that installed it, and the certificate matched.
+	Identity *ModuleIdentity `json:"identity,omitempty"`
+	Package  *ModulePackage  `json:"package,omitempty"`
+	CMVP     *CMVP           `json:"cmvp,omitempty"`
+}
+
+// ModuleIdentity is what the FIPS provider reports of itself (its name,
+// version and build information), confirmed when the active provider
+// reported it at run time and the module carries each of its strings;
+// How says what it rests on.
+type ModuleIdentity struct {
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+	Build     string `json:"build,omitempty"`
+	Confirmed bool   `json:"confirmed"`
+	How       string `json:"how"`
+}
+
+// ModulePackage is the package the image's package database says
+// installed the module (Found), with its package URL, or why none is
+// named (Reason). The database is the image's: its claim is evidence,
+// not proof.
+type ModulePackage struct {
+	Found        bool     `json:"found"`
+	Manager      string   `json:"manager,omitempty"`
+	Name         string   `json:"name,omitempty"`
+	Version      string   `json:"version,omitempty"`
+	Architecture string   `json:"architecture,omitempty"`
+	PURL         string   `json:"purl,omitempty"`
+	Distro       string   `json:"distro,omitempty"`
+	Databases    []string `json:"databases,omitempty"`
+	Reason       string   `json:"reason"`
+}
+
+// CMVP is the module's CMVP status: validated only when its identity
+// matches an active FIPS 140-3 certificate of fipsgate's table (reviewed
+// on TableReviewed), with the certificate matched (if any), what matched,
+// and the reasoning.
+type CMVP struct {
+	Validated     bool             `json:"validated"`
+	Certificate   *CMVPCertificate `json:"certificate,omitempty"`
+	Match         string           `json:"match,omitempty"`
+	TableReviewed string           `json:"tableReviewed"`
+	Reasoning     string           `json:"reasoning"`
+}
+
+// CMVPCertificate is an entry of fipsgate's CMVP table (docs/cmvp.md).
+type CMVPCertificate struct {
+	Number     int            `json:"number"`
+	Standard   string         `json:"standard"`
+	Status     string         `json:"status"`
+	SunsetDate string         `json:"sunsetDate,omitempty"`
+	Vendor     string         `json:"vendor"`
+	Module     string         `json:"module"`
+	Provider   CMVPProvider   `json:"provider"`
+	Source     string         `json:"source"`
+	Note       string         `json:"note,omitempty"`
+	Evidence   []CMVPEvidence `json:"evidence,omitempty"`
+}
+
+// CMVPProvider is what a provider must report of itself to be the
+// certificate's module.
+type CMVPProvider struct {
+	Names    []string `json:"names"`
+	Versions []string `json:"versions"`
+	Builds   []string `json:"builds,omitempty"`
+}
+
+// CMVPEvidence is a public source of a certificate entry's facts.
+type CMVPEvidence struct {
+	Kind string `json:"kind"`
+	URL  string `json:"url"`
+	Says string `json:"says"`
 }
 
 // OpenSSL summarises the configuration in force.
@@ -107,7 +182,8 @@ type Options struct {
 	Exceptions       string   `json:"exceptions,omitempty"`
 }
 
-// Certificate is a CMVP certificate of the module's release.
+// Certificate is the CMVP certificate the module matched, in the form of
+// schema 1.0 (CMVP has the full entry).
 type Certificate struct {
 	Number   int      `json:"number"`
 	Standard string   `json:"standard"`

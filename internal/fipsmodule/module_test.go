@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -26,13 +28,16 @@ func TestInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Info{
-		Size:    int64(len(module)),
-		SHA256:  "4a3471cc1672e0a3459f1e9f85a74ce2721c9c19a2f4e5f28469e4daedbdb50d",
-		MAC:     "58:F1:00:DF:AF:A1:5F:A8:5E:1D:57:FE:9F:74:D7:40:1B:6F:29:C0:AD:E6:44:36:45:FD:B8:9D:EA:76:64:6F",
-		Name:    "OpenSSL FIPS Provider",
-		Version: "3.1.2",
+		Size:     int64(len(module)),
+		SHA256:   "4a3471cc1672e0a3459f1e9f85a74ce2721c9c19a2f4e5f28469e4daedbdb50d",
+		MAC:      "58:F1:00:DF:AF:A1:5F:A8:5E:1D:57:FE:9F:74:D7:40:1B:6F:29:C0:AD:E6:44:36:45:FD:B8:9D:EA:76:64:6F",
+		Name:     "OpenSSL FIPS Provider",
+		Version:  "3.1.2",
+		Build:    "3.1.2",
+		Names:    []string{"OpenSSL FIPS Provider"},
+		Versions: []string{"3.1.2"},
 	}
-	if info != want {
+	if !reflect.DeepEqual(info, want) {
 		t.Errorf("Inspect = %+v\nwant      %+v", info, want)
 	}
 }
@@ -42,8 +47,93 @@ func TestInspectVersionWithoutVersionText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Version != "3.0.9" || info.Name != "Vendor FIPS Provider for OpenSSL" {
+	if info.Version != "3.0.9" || info.Name != "Vendor FIPS Provider for OpenSSL" || info.Build != "3.0.9" {
 		t.Errorf("info = %+v", info)
+	}
+}
+
+// The identity read from the strings of the fixture modules in
+// testdata/modules: what fips_get_params' literals look like upstream, at
+// Debian, Chainguard and Red Hat, and in modules that leave a doubt.
+func TestStaticIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		file     string
+		want     Identity
+		doubt    string
+		versions []string
+	}{
+		{"upstream-3.1.2.so", Identity{"OpenSSL FIPS Provider", "3.1.2", "3.1.2"}, "", []string{"3.1.2"}},
+		{"debian-3.5.9.so", Identity{"OpenSSL FIPS Provider", "3.5.9", "3.5.9"}, "", []string{"3.5.9"}},
+		// Two version-like strings and no OPENSSL_VERSION_TEXT: the build
+		// is left to what the provider reports.
+		{"chainguard-3.4.0.so", Identity{"Chainguard FIPS Provider for OpenSSL", "3.4.0", ""}, "", []string{"3.4.0", "3.4.0-r5"}},
+		{"rhel9-certified.so", Identity{"Red Hat Enterprise Linux 9 - OpenSSL FIPS Provider", "3.0.7-395c1a240fbfffd8", ""}, "", []string{"3.0.7-395c1a240fbfffd8", "3.0.7"}},
+		{"nameless-3.1.2.so", Identity{"", "3.1.2", "3.1.2"}, "no provider name", []string{"3.1.2"}},
+		{"two-names.so", Identity{"OpenSSL FIPS Provider", "3.1.2", ""}, "2 provider names", []string{"3.1.2", "3.4.0"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			info := inspectFixture(t, tc.file)
+			id, doubt := info.StaticIdentity()
+			if id != tc.want || !reflect.DeepEqual(info.Versions, tc.versions) {
+				t.Errorf("identity %+v, versions %q; want %+v, %q", id, info.Versions, tc.want, tc.versions)
+			}
+			if (tc.doubt == "") != (doubt == "") || !strings.Contains(doubt, tc.doubt) {
+				t.Errorf("doubt %q, want %q", doubt, tc.doubt)
+			}
+		})
+	}
+}
+
+func inspectFixture(t *testing.T, name string) Info {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "modules", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := Inspect(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
+}
+
+// What a provider reports must be strings its module carries: a name or
+// version the file does not hold comes from another module, or from an
+// openssl that does not tell the truth.
+func TestCarries(t *testing.T) {
+	info := inspectFixture(t, "chainguard-3.4.0.so")
+	for _, tc := range []struct {
+		id      Identity
+		missing []string
+	}{
+		{Identity{"Chainguard FIPS Provider for OpenSSL", "3.4.0", "3.4.0-r5"}, nil},
+		{Identity{"Chainguard FIPS Provider for OpenSSL", "3.4.0", ""}, nil},
+		{Identity{"OpenSSL FIPS Provider", "3.1.2", "3.1.2"}, []string{`name "OpenSSL FIPS Provider"`, `version "3.1.2"`, `build "3.1.2"`}},
+		{Identity{"Chainguard FIPS Provider for OpenSSL", "3.4.0", "3.4.0-r9"}, []string{`build "3.4.0-r9"`}},
+	} {
+		if got := info.Carries(tc.id); !reflect.DeepEqual(got, tc.missing) {
+			t.Errorf("Carries(%+v) = %q, want %q", tc.id, got, tc.missing)
+		}
+	}
+}
+
+// A module that carries thousands of names and versions (to drown the
+// real ones) is cut short, and says so.
+func TestInspectBoundsIdentityStrings(t *testing.T) {
+	var b strings.Builder
+	for i := range 500 {
+		fmt.Fprintf(&b, "Vendor %d FIPS Provider\x00%d.0.0\x00", i, i)
+	}
+	info, err := Inspect(strings.NewReader(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.Names) != maxNames || len(info.Versions) != maxVersions || !info.Truncated {
+		t.Errorf("kept %d names, %d versions, truncated %v", len(info.Names), len(info.Versions), info.Truncated)
+	}
+	if _, doubt := info.StaticIdentity(); doubt == "" {
+		t.Errorf("a truncated module's identity must be in doubt")
 	}
 }
 
@@ -58,28 +148,6 @@ func TestNormalizeMAC(t *testing.T) {
 	for _, bad := range []string{"", "zz:zz", "5E:9"} {
 		if _, err := NormalizeMAC(bad); err == nil {
 			t.Errorf("NormalizeMAC(%q) must fail", bad)
-		}
-	}
-}
-
-func TestValidate(t *testing.T) {
-	for _, tc := range []struct {
-		version   string
-		validated bool
-		cert      int
-	}{
-		{"3.1.2", true, 4985},
-		{"3.0.9", false, 4282}, // FIPS 140-2, historical
-		{"3.5.9", false, 0},
-		{"", false, 0},
-	} {
-		v := Validate(tc.version)
-		cert := 0
-		if v.Certificate != nil {
-			cert = v.Certificate.Number
-		}
-		if v.Validated != tc.validated || cert != tc.cert || v.Reason == "" {
-			t.Errorf("Validate(%q) = %+v", tc.version, v)
 		}
 	}
 }

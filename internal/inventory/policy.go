@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/fipsgate/fipsgate/internal/imagefs"
+	"github.com/fipsgate/fipsgate/internal/pkgdb"
 )
 
 // What the application reaches is judged harder than the rest of the
@@ -87,9 +88,8 @@ var nonFIPSProviders = []string{"default", "legacy"}
 type reachJudge struct {
 	reach   *Reach
 	entries map[string]ReachEntry
-	// packaged are the files the image's package database lists (dpkg,
-	// apk); nil when it has none.
-	packaged map[string]bool
+	// packages are the image's package databases (dpkg, apk).
+	packages *pkgdb.DB
 	// nodeFIPS says why Node.js follows the image's FIPS configuration,
 	// "" when nothing says so.
 	nodeFIPS string
@@ -99,7 +99,7 @@ func newReachJudge(root imagefs.Root, reach *Reach, opts Options) *reachJudge {
 	if reach == nil || len(reach.Entries) == 0 {
 		return nil
 	}
-	j := &reachJudge{reach: reach, entries: map[string]ReachEntry{}, packaged: packagedFiles(root)}
+	j := &reachJudge{reach: reach, entries: map[string]ReachEntry{}, packages: pkgdb.Read(root)}
 	for _, e := range reach.Entries {
 		if _, ok := j.entries[e.Path]; !ok || !e.Observed {
 			j.entries[e.Path] = e
@@ -159,8 +159,8 @@ func (j *reachJudge) appCode(name string, program bool) bool {
 // distributions tells a file of the distribution's: listed by its package
 // database, or, without one, a library in its library tree.
 func (j *reachJudge) distributions(name string) bool {
-	if j.packaged != nil {
-		return isPackaged(j.packaged, name)
+	if j.packages.HasFiles() {
+		return j.packages.Lists(name)
 	}
 	if strings.HasPrefix(name, "/usr/local/") {
 		return false
@@ -491,64 +491,6 @@ func (s *scanner) isVerifiedModule(name string) bool {
 	}
 	real, err := s.root.Real(s.opts.VerifiedModule)
 	return err == nil && real == name
-}
-
-// maxPackageLists bounds what is read of the package database.
-const maxPackageLists = 64 << 20
-
-// packagedFiles lists the files the image's package database owns: dpkg's
-// /var/lib/dpkg/info/*.list, apk's /lib/apk/db/installed. nil when the
-// image has neither (distroless images keep no file lists).
-func packagedFiles(root imagefs.Root) map[string]bool {
-	var files map[string]bool
-	read := 0
-	add := func(p string) {
-		if files == nil {
-			files = map[string]bool{}
-		}
-		files[path.Clean(p)] = true
-	}
-	names, _ := root.ReadDir("/var/lib/dpkg/info")
-	sort.Strings(names)
-	for _, n := range names {
-		if !strings.HasSuffix(n, ".list") || read >= maxPackageLists {
-			continue
-		}
-		dt, err := root.ReadFileLimit("/var/lib/dpkg/info/"+n, maxPackageLists-int64(read))
-		if err != nil {
-			continue
-		}
-		read += len(dt)
-		for _, line := range strings.Split(string(dt), "\n") {
-			if path.IsAbs(line) {
-				add(line)
-			}
-		}
-	}
-	if dt, err := root.ReadFileLimit("/lib/apk/db/installed", maxPackageLists); err == nil {
-		dir := ""
-		for _, line := range strings.Split(string(dt), "\n") {
-			switch {
-			case strings.HasPrefix(line, "F:"):
-				dir = "/" + line[2:]
-			case strings.HasPrefix(line, "R:"):
-				add(path.Join(dir, line[2:]))
-			}
-		}
-	}
-	return files
-}
-
-// isPackaged tells whether the package database lists name, under its
-// own path or the one it had before /usr was merged (/lib, /bin, /sbin).
-func isPackaged(files map[string]bool, name string) bool {
-	if files[name] {
-		return true
-	}
-	if rest, ok := strings.CutPrefix(name, "/usr"); ok {
-		return files[rest]
-	}
-	return files["/usr"+name]
 }
 
 // hashingApplets are the applets of a multi-call binary (BusyBox) that

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fipsgate/fipsgate/internal/fipsmodule"
 	"github.com/fipsgate/fipsgate/internal/imagefs"
 	"github.com/fipsgate/fipsgate/internal/inventory"
 )
@@ -111,7 +112,7 @@ func opensslCommandCheck(root imagefs.Root, env map[string]string, static *Repor
 
 // listedProvider is one provider in `openssl list -providers -verbose`.
 type listedProvider struct {
-	key, name, version, status string
+	key, name, version, status, build string
 }
 
 // listedProviders parses `openssl list -providers -verbose`: each provider
@@ -143,16 +144,20 @@ func listedProviders(out string) []listedProvider {
 			p.version = v
 		case "status":
 			p.status = v
+		case "build info":
+			p.build = v
 		}
 	}
 	return ps
 }
 
 // providerCheck judges `openssl list -providers -verbose`: the FIPS
-// provider is active; the active providers are exactly those the static
+// provider is active, and the active providers are exactly those the static
 // checks found activated (else OpenSSL read another configuration than
-// they did); and the FIPS provider is the module they read.
-func providerCheck(c Check, out string, static *Report) Check {
+// they did). It returns what the active FIPS provider reports of itself,
+// which the frontend holds against the module the static checks read
+// (judgeModuleIdentity).
+func providerCheck(c Check, out string, static *Report) (Check, *fipsmodule.Identity) {
 	ps := listedProviders(out)
 	var active []string
 	var fips *listedProvider
@@ -167,7 +172,7 @@ func providerCheck(c Check, out string, static *Report) Check {
 	}
 	if fips == nil {
 		c.Status, c.Detail = Failed, "the FIPS provider is not listed with status: active"
-		return c
+		return c, nil
 	}
 	c.Status, c.Detail = Passed, "active: "+fips.name
 	var want []string
@@ -179,11 +184,6 @@ func providerCheck(c Check, out string, static *Report) Check {
 	if !slices.Equal(active, want) {
 		c.Status = Failed
 		c.Detail = fmt.Sprintf("openssl lists the active providers %v, the configuration the static checks read activates %v: OpenSSL does not use the configuration they judged", active, want)
-		return c
 	}
-	if m := static.Module; m != nil && m.Version != "" && fips.version != "" && fips.version != m.Version {
-		c.Status = Failed
-		c.Detail = fmt.Sprintf("the active FIPS provider says it is version %s, the module %s is %s: OpenSSL does not load the module the static checks judged", fips.version, m.Path, m.Version)
-	}
-	return c
+	return c, &fipsmodule.Identity{Name: fips.name, Version: fips.version, Build: fips.build}
 }

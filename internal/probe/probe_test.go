@@ -190,22 +190,15 @@ func TestExcerpt(t *testing.T) {
 	}
 }
 
+// What Debian's openssl 3.5.9 prints for `openssl list -providers
+// -verbose` under the FIPS configuration of the base images (testdata),
+// and variants of it.
 func TestProviderCheck(t *testing.T) {
-	const out = `Providers:
-  base
-    name: OpenSSL Base Provider
-    version: 3.5.9
-    status: active
-  fips
-    name: OpenSSL FIPS Provider
-    version: 3.5.9
-    status: active
-    build info: 3.5.9
-    gettable provider parameters:
-      name: pointer to a UTF8 encoded string (arbitrary size)
-      version: pointer to a UTF8 encoded string (arbitrary size)
-      status: integer
-`
+	dt, err := os.ReadFile("testdata/openssl-list-providers-verbose-3.5.9.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(dt)
 	static := func(active ...string) *Report {
 		r := &Report{OpenSSL: &OpenSSLFacts{}, Module: &ModuleFacts{Path: "/fips.so", Info: fipsmodule.Info{Version: "3.5.9"}}}
 		for _, a := range active {
@@ -213,22 +206,27 @@ func TestProviderCheck(t *testing.T) {
 		}
 		return r
 	}
+	debian := &fipsmodule.Identity{Name: "OpenSSL FIPS Provider", Version: "3.5.9", Build: "3.5.9"}
 	for _, tc := range []struct {
 		name   string
 		out    string
 		static *Report
 		want   string // "" for passed, else in the detail
+		listed *fipsmodule.Identity
 	}{
-		{"as configured", out, static("fips", "base"), ""},
-		{"not active", strings.Replace(out, "    version: 3.5.9\n    status: active\n    build", "    build", 1), static("fips", "base"), "not listed with status: active"},
-		{"default only", "Providers:\n  default\n    name: OpenSSL Default Provider\n    status: active\n", static("fips", "base"), "not listed"},
-		{"one more than configured", out + "  default\n    name: OpenSSL Default Provider\n    status: active\n", static("fips", "base"), "does not use the configuration"},
-		{"one less than configured", out, static("fips", "base", "legacy"), "does not use the configuration"},
-		{"another module", strings.Replace(out, "version: 3.5.9\n    status: active\n    build", "version: 3.0.9\n    status: active\n    build", 1), static("fips", "base"), "version 3.0.9"},
+		{"as configured", out, static("fips", "base"), "", debian},
+		{"not active", strings.Replace(out, "  fips\n    name: OpenSSL FIPS Provider\n    version: 3.5.9\n    status: active", "  fips\n    name: OpenSSL FIPS Provider\n    version: 3.5.9\n    status: inactive", 1), static("fips", "base"), "not listed with status: active", nil},
+		{"default only", "Providers:\n  default\n    name: OpenSSL Default Provider\n    status: active\n", static("fips", "base"), "not listed", nil},
+		{"one more than configured", out + "  default\n    name: OpenSSL Default Provider\n    status: active\n", static("fips", "base"), "does not use the configuration", debian},
+		{"one less than configured", out, static("fips", "base", "legacy"), "does not use the configuration", debian},
+		// What the provider reports is returned as it is: the frontend
+		// holds it against the module (judgeModuleIdentity).
+		{"another version", strings.Replace(out, "OpenSSL FIPS Provider\n    version: 3.5.9", "OpenSSL FIPS Provider\n    version: 3.0.9", 1), static("fips", "base"), "",
+			&fipsmodule.Identity{Name: "OpenSSL FIPS Provider", Version: "3.0.9", Build: "3.5.9"}},
 	} {
-		c := providerCheck(Check{}, tc.out, tc.static)
-		if (tc.want == "") != (c.Status == Passed) || !strings.Contains(c.Detail, tc.want) {
-			t.Errorf("%s: %s %s", tc.name, c.Status, c.Detail)
+		c, listed := providerCheck(Check{}, tc.out, tc.static)
+		if (tc.want == "") != (c.Status == Passed) || !strings.Contains(c.Detail, tc.want) || !reflect.DeepEqual(listed, tc.listed) {
+			t.Errorf("%s: %s %s; listed %+v", tc.name, c.Status, c.Detail, listed)
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/fipsgate/fipsgate/internal/fipsmodule"
 	"github.com/fipsgate/fipsgate/internal/inventory"
 	"github.com/fipsgate/fipsgate/internal/opensslconf"
+	"github.com/fipsgate/fipsgate/internal/pkgdb"
 )
 
 // Kinds of report: one for each step of a probe run.
@@ -193,6 +194,12 @@ type ModuleFacts struct {
 	MACVerified   bool                  `json:"macVerified"`
 	Layout        string                `json:"layout"`
 	Validation    fipsmodule.Validation `json:"validation"`
+	// Identity is the module's identity as the verdict takes it, set when
+	// the reports of a platform are assembled (judgeModuleIdentity).
+	Identity *ModuleIdentity `json:"identity,omitempty"`
+	// Package is the package the image's package database says installed
+	// the module (the static run only).
+	Package *ModulePackage `json:"package,omitempty"`
 	// Where the negative tests break things: the real paths (symlinks
 	// resolved inside the image) and the configuration's text.
 	RealPath      string `json:"realPath,omitempty"`
@@ -200,6 +207,29 @@ type ModuleFacts struct {
 	ConfigContent string `json:"configContent,omitempty"`
 	// Unreadable says why the module at Path could not be read.
 	Unreadable string `json:"unreadable,omitempty"`
+}
+
+// ModuleIdentity is the identity the module's CMVP status is judged on:
+// what the active FIPS provider reported at run time, where the module
+// carries each of its strings (Confirmed), else what the module's strings
+// say. How says which, and why.
+type ModuleIdentity struct {
+	fipsmodule.Identity
+	Confirmed bool   `json:"confirmed"`
+	How       string `json:"how"`
+}
+
+// ModulePackage is what the image's package databases say of the module's
+// file: its package (Found), or why none is named (Reason). A database's
+// claim is evidence, not proof: the image wrote it.
+type ModulePackage struct {
+	Found bool `json:"found"`
+	pkgdb.Package
+	PURL   string `json:"purl,omitempty"`
+	Distro string `json:"distro,omitempty"`
+	// Databases are the database files read.
+	Databases []string `json:"databases,omitempty"`
+	Reason    string   `json:"reason"`
 }
 
 // Module layouts.
@@ -219,6 +249,9 @@ type Report struct {
 	Checks  []Check       `json:"checks"`
 	OpenSSL *OpenSSLFacts `json:"openssl,omitempty"`
 	Module  *ModuleFacts  `json:"module,omitempty"`
+	// Provider is what the active FIPS provider reported of itself in
+	// `openssl list -providers -verbose` (the OpenSSL run's self-test).
+	Provider *fipsmodule.Identity `json:"provider,omitempty"`
 	// Inventory is the static checks' crypto inventory of the image.
 	Inventory *inventory.Inventory `json:"inventory,omitempty"`
 	// Observed is what the application's processes were seen executing and

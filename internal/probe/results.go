@@ -131,6 +131,7 @@ func Assemble(platform string, runs []string, results map[string]*Result) Report
 			r.Negatives = append(r.Negatives, rep)
 		}
 	}
+	judgeModuleIdentity(&r)
 	return r
 }
 

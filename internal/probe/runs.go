@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fipsgate/fipsgate/internal/fipsmodule"
 	"github.com/fipsgate/fipsgate/internal/imagefs"
 	"github.com/fipsgate/fipsgate/internal/inventory"
 )
@@ -46,6 +47,10 @@ func Run(ctx context.Context, spec Spec) []*Report {
 func runStatic(spec Spec) *Report {
 	doing("the static checks of the OpenSSL configuration and the FIPS module")
 	static := inspectOpenSSL(spec)
+	if m := static.Module; m != nil && m.Size > 0 {
+		doing("the package that installed the FIPS module")
+		m.Package = modulePackage(imagefs.Root{Dir: spec.Root}, m)
+	}
 	doing("the crypto inventory")
 	addInventory(static, spec)
 	cli, _ := opensslCommandCheck(imagefs.Root{Dir: spec.Root}, envMap(spec.Image.Env), static)
@@ -70,7 +75,8 @@ func runOpenSSL(ctx context.Context, spec Spec) []*Report {
 	}
 	// The module as this container found it, for the frontend to hold
 	// against the static run's.
-	self := &Report{Kind: KindSelfTest, Module: static.Module, Checks: r.opensslSelfTest(ctx, static)}
+	self := &Report{Kind: KindSelfTest, Module: static.Module}
+	self.Checks, self.Provider = r.opensslSelfTest(ctx, static)
 	reports := []*Report{self}
 	if err := killStrays(); err != nil {
 		self.Checks = append(self.Checks, strayCheck(err))
@@ -363,14 +369,16 @@ func (r *runner) appCommand(c *Check) (command, bool) {
 
 // opensslSelfTest checks, with the image's openssl command on the image as
 // it was built, that OpenSSL serves approved cryptography through the FIPS
-// module and refuses the rest.
-func (r *runner) opensslSelfTest(ctx context.Context, static *Report) []Check {
+// module and refuses the rest. It returns what the active FIPS provider
+// reports of itself, nil when openssl did not list it.
+func (r *runner) opensslSelfTest(ctx context.Context, static *Report) ([]Check, *fipsmodule.Identity) {
 	m := static.Module
+	var listed *fipsmodule.Identity
 	jobs := []func() Check{
 		func() Check {
 			c, o := r.opensslRun(ctx, Check{Name: "provider-active", Title: "openssl lists the FIPS provider as active, and exactly the providers configured", Required: true}, true, "", nil, "list", "-providers", "-verbose")
 			if c.Status == Passed {
-				c = providerCheck(c, string(o.Output), static)
+				c, listed = providerCheck(c, string(o.Output), static)
 			}
 			return c
 		},
@@ -396,7 +404,8 @@ func (r *runner) opensslSelfTest(ctx context.Context, static *Report) []Check {
 			return r.opensslCheck(ctx, Check{Name: "md5-refused", Title: "a non-approved digest (MD5) is refused", Required: true}, false, "fipsgate", nil, "dgst", "-md5")
 		},
 	)
-	return runConcurrently(jobs...)
+	checks := runConcurrently(jobs...)
+	return checks, listed
 }
 
 // runConcurrently runs independent checks at once, each its own processes.

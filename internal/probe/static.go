@@ -483,7 +483,7 @@ func inspectModule(root imagefs.Root, env map[string]string, facts *OpenSSLFacts
 		return m
 	}
 	m.Info = info
-	m.Validation = fipsmodule.Validate(info.Version)
+	m.Validation = staticValidation(info)
 	m.RealPath, _ = root.Real(m.Path)
 	if !hasFIPS {
 		return m
@@ -535,14 +535,23 @@ func moduleChecks(m *ModuleFacts, requireValidated bool) []Check {
 			mac.Detail = "MISMATCH — " + mac.Detail + "; the provider will refuse to load (run openssl fipsinstall again after changing fips.so)"
 		}
 	}
-	validated := Check{Name: "cmvp-validated", Title: "the module is a CMVP-validated release", Required: requireValidated,
-		Detail: m.Validation.Reason}
-	if m.Validation.Validated {
-		validated.Status = Passed
-	} else if requireValidated {
-		validated.Status = Failed
-	} else {
-		validated.Status = Warning
+	return []Check{present, mac, cmvpCheck(m.Validation, requireValidated)}
+}
+
+// cmvpCheckName names the check of the module's CMVP status.
+const cmvpCheckName = "cmvp-validated"
+
+// cmvpCheck judges the module's CMVP status: required with
+// FIPSGATE_REQUIRE_VALIDATED, a warning otherwise.
+func cmvpCheck(v fipsmodule.Validation, required bool) Check {
+	c := Check{Name: cmvpCheckName, Title: "the module is a CMVP-validated release", Required: required, Detail: v.Reason}
+	switch {
+	case v.Validated:
+		c.Status = Passed
+	case required:
+		c.Status = Failed
+	default:
+		c.Status = Warning
 	}
-	return []Check{present, mac, validated}
+	return c
 }
