@@ -312,8 +312,8 @@ func judgeCandidates(ctx context.Context, src Source, img manifestRef, cands []o
 			*reasons = append(*reasons, "the attestation's subject is not this platform's manifest "+img.desc.Digest.String())
 			continue
 		}
-		var p predicate.Predicate
-		if err := json.Unmarshal(st.Predicate, &p); err != nil {
+		p, err := predicate.Decode(st.PredicateType, st.Predicate)
+		if err != nil {
 			r.Status, r.Reason = Error, "the fipsgate predicate is malformed: "+err.Error()
 			return true
 		}
@@ -370,7 +370,7 @@ func findStatement(ctx context.Context, src Source, d ocispecs.Descriptor) (*sta
 		if l.MediaType != mediaTypeInToto {
 			continue
 		}
-		if pt, ok := l.Annotations[annotationPredicateType]; ok && pt != predicate.Type {
+		if pt, ok := l.Annotations[annotationPredicateType]; ok && !slices.Contains(predicate.Types, pt) {
 			continue
 		}
 		dt, err := src.Fetch(ctx, l, MaxStatementSize)
@@ -381,10 +381,10 @@ func findStatement(ctx context.Context, src Source, d ocispecs.Descriptor) (*sta
 		if err := json.Unmarshal(dt, &st); err != nil {
 			return nil, "", "", fmt.Errorf("attestation statement %s is malformed: %w", l.Digest, err)
 		}
-		if st.PredicateType != predicate.Type {
-			if _, annotated := l.Annotations[annotationPredicateType]; annotated {
-				return nil, "", "", fmt.Errorf("statement %s: its predicate type %q contradicts its layer annotation", l.Digest, st.PredicateType)
-			}
+		if pt, annotated := l.Annotations[annotationPredicateType]; annotated && pt != st.PredicateType {
+			return nil, "", "", fmt.Errorf("statement %s: its predicate type %q contradicts its layer annotation", l.Digest, st.PredicateType)
+		}
+		if !slices.Contains(predicate.Types, st.PredicateType) {
 			continue
 		}
 		return &st, l.Digest.String(), subject, nil
@@ -407,10 +407,10 @@ func judge(p predicate.Predicate, platform string, policy Policy) string {
 			return fmt.Sprintf("predicate schema version %s is older than the required %s", p.SchemaVersion, policy.MinVersion)
 		}
 	}
-	if policy.RequireValidated && (p.Module == nil || !p.Module.Validated) {
+	if policy.RequireValidated && (p.Module == nil || !p.Module.CMVP.Validated) {
 		why := "no module"
 		if p.Module != nil {
-			why = p.Module.ValidationMsg
+			why = p.Module.CMVP.Reasoning
 		}
 		return "a CMVP-validated module is required: " + why
 	}
@@ -420,7 +420,7 @@ func judge(p predicate.Predicate, platform string, policy Policy) string {
 	if policy.RequireNegative {
 		n := 0
 		for _, s := range p.Stages {
-			if s.Name == "negative" {
+			if s.Kind == predicate.KindNegative {
 				n++
 			}
 		}
@@ -435,10 +435,10 @@ func describe(p predicate.Predicate) string {
 	var parts []string
 	if p.Module != nil {
 		v := "not CMVP-validated"
-		if p.Module.Validated {
+		if p.Module.CMVP.Validated {
 			v = "CMVP-validated"
 		}
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", p.Module.Name, p.Module.Version, v))
+		parts = append(parts, fmt.Sprintf("%s %s (%s)", p.Module.Identity.Name, p.Module.Identity.Version, v))
 	}
 	if p.Application.Checked {
 		parts = append(parts, "app "+strings.Join(p.Application.Command, " "))
@@ -447,7 +447,7 @@ func describe(p predicate.Predicate) string {
 	}
 	n := 0
 	for _, s := range p.Stages {
-		if s.Name == "negative" {
+		if s.Kind == predicate.KindNegative {
 			n++
 		}
 	}

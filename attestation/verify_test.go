@@ -69,7 +69,11 @@ func image(statement *string) *memSource {
 	entries := []ocispecs.Descriptor{manifest}
 	if statement != nil {
 		st := m.add("application/vnd.in-toto+json", []byte(strings.ReplaceAll(*statement, "$MANIFEST", manifest.Digest.Encoded())))
-		st.Annotations = map[string]string{"in-toto.io/predicate-type": predicate.Type}
+		var typed struct {
+			PredicateType string `json:"predicateType"`
+		}
+		json.Unmarshal([]byte(*statement), &typed)
+		st.Annotations = map[string]string{"in-toto.io/predicate-type": typed.PredicateType}
 		att := m.add(ocispecs.MediaTypeImageManifest, mustJSON(ocispecs.Manifest{MediaType: ocispecs.MediaTypeImageManifest, Layers: []ocispecs.Descriptor{st}}))
 		att.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": manifest.Digest.String()}
 		att.Platform = &ocispecs.Platform{OS: "unknown", Architecture: "unknown"}
@@ -81,8 +85,17 @@ func image(statement *string) *memSource {
 
 func stmt(result, subject, extra string) *string {
 	s := fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","predicateType":%q,"subject":[{"name":"x","digest":{"sha256":%q}}],
-"predicate":{"schemaVersion":"1.0","result":%q,"platform":"linux/amd64","application":{"checked":false},
-"stages":[{"name":"negative","checks":[]}]%s}}`, predicate.Type, subject, result, extra)
+"predicate":{"schemaVersion":"2.0","result":%q,"platform":"linux/amd64","application":{"checked":false,"command":[]},
+"stages":[{"id":"negative/module-corrupted","kind":"negative","mutation":"module-corrupted","checks":[]}],"warnings":[]%s}}`, predicate.Type, subject, result, extra)
+	return &s
+}
+
+// stmtV1 is a statement of fipsgate 1.x, schema 1.0.
+func stmtV1(result, subject string) *string {
+	s := fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","predicateType":%q,"subject":[{"name":"x","digest":{"sha256":%q}}],
+"predicate":{"schemaVersion":"1.0","result":%q,"platform":"linux/amd64","application":{"checked":true,"command":["/app"]},
+"module":{"name":"OpenSSL FIPS Provider","version":"3.1.2","validated":true,"validation":"v1 says so"},
+"stages":[{"name":"negative","mutation":"module-corrupted","checks":[]}]}}`, predicate.TypeV1, subject, result)
 	return &s
 }
 
@@ -100,7 +113,11 @@ func TestVerify(t *testing.T) {
 		{"other subject", image(stmt("PASSED", strings.Repeat("0", 64), "")), Policy{}, Fail, "subject is not this platform's manifest"},
 		{"app required", image(stmt("PASSED", "$MANIFEST", "")), Policy{RequireApp: true}, Fail, "application check is required"},
 		{"validated required", image(stmt("PASSED", "$MANIFEST", "")), Policy{RequireValidated: true}, Fail, "CMVP-validated module is required"},
-		{"newer schema required", image(stmt("PASSED", "$MANIFEST", "")), Policy{MinVersion: "1.1"}, Fail, "older than the required 1.1"},
+		{"newer schema required", image(stmt("PASSED", "$MANIFEST", "")), Policy{MinVersion: "2.1"}, Fail, "older than the required 2.1"},
+		{"schema 1 read", image(stmtV1("PASSED", "$MANIFEST")), Policy{MinVersion: "1.0", RequireApp: true, RequireValidated: true, RequireNegative: true}, Pass,
+			"attested OpenSSL FIPS Provider 3.1.2 (CMVP-validated), app /app, 1 negative tests"},
+		{"schema 1 refused by default", image(stmtV1("PASSED", "$MANIFEST")), Policy{MinVersion: predicate.Version}, Fail, "predicate schema version 1.0 is older than the required 2.0"},
+		{"schema 1 failed", image(stmtV1("FAILED", "$MANIFEST")), Policy{MinVersion: "1.0"}, Fail, `result is "FAILED"`},
 		{"platform missing", image(stmt("PASSED", "$MANIFEST", "")), Policy{Platforms: []string{"linux/arm64"}}, Fail, "no manifest for this platform"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

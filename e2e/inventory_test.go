@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -77,6 +79,12 @@ func TestInventoryPasses(t *testing.T) {
 		p, ok := preds["linux/amd64"]
 		if !ok || p.Inventory == nil {
 			t.Fatalf("no inventory in the predicate: %+v", preds)
+		}
+		// These images are verified on OpenSSL alone (FIPSGATE_CHECK=none),
+		// which the policy example refuses unless told otherwise.
+		raw, _ := json.Marshal(p)
+		if j := policyExample(t, raw); j.Allow || !slices.Contains(j.Deny, "the image was verified on OpenSSL alone: no application check ran") {
+			t.Errorf("the policy example on a predicate without an application check: %+v", j)
 		}
 		return p.Inventory
 	}

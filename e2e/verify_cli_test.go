@@ -188,7 +188,7 @@ func TestVerifyCLI(t *testing.T) {
 		}{
 			{[]string{"--require-app"}, 1, "an application check is required"},
 			{[]string{"--require-validated"}, 1, "a CMVP-validated module is required"},
-			{[]string{"--min-version", "2.0"}, 1, "older than the required 2.0"},
+			{[]string{"--min-version", "2.1"}, 1, "older than the required 2.1"},
 			{[]string{"--platform", "linux/386"}, 0, ""},
 			{[]string{"--platform", "linux/arm64"}, 1, "no manifest for this platform"},
 		} {

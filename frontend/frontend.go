@@ -311,9 +311,9 @@ func attest(ctx context.Context, c client.Client, res *client.Result, platforms 
 	files := map[string]string{}
 	for _, pl := range platforms {
 		t := pl.target
-		var warnings []string
+		var warnings []predicate.Warning
 		for _, w := range pl.verdict.Warnings {
-			warnings = append(warnings, fmt.Sprintf("[%s] %s: %s", w.Stage, w.Check.Title, w.Check.Detail))
+			warnings = append(warnings, predicate.Warning{Stage: w.Stage, Check: w.Check.Name, Title: w.Check.Title, Detail: w.Check.Detail})
 		}
 		p := newPredicate(predicateInput{
 			Platform:        t.ID,

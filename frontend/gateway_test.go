@@ -596,8 +596,9 @@ func TestGatewayWarningsInThePredicate(t *testing.T) {
 	if err := json.Unmarshal(c.attestation[atts[0].Path], &pred); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(pred.Warnings, []string{"[static] the module is a CMVP-validated release: version 3.5.9 is not validated"}) {
-		t.Errorf("warnings %q", pred.Warnings)
+	want := []predicate.Warning{{Stage: "static", Check: "cmvp-validated", Title: "the module is a CMVP-validated release", Detail: "version 3.5.9 is not validated"}}
+	if !slices.Equal(pred.Warnings, want) {
+		t.Errorf("warnings %+v", pred.Warnings)
 	}
 }
 

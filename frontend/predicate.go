@@ -14,7 +14,7 @@ type predicateInput struct {
 	Options         Options
 	Static          *probe.Report
 	Dynamic         []*probe.Report // self-test, then negative tests
-	Warnings        []string
+	Warnings        []predicate.Warning
 }
 
 // newPredicate builds the predicate of a platform that passed, from the
@@ -46,34 +46,31 @@ func newPredicate(in predicateInput) predicate.Predicate {
 	if e := in.Static.Emulation; e != nil {
 		p.Emulation = &predicate.Emulation{Emulated: e.Emulated, Machine: e.Machine, Host: e.Host, TimeScale: e.TimeScale, How: e.How}
 	}
-	p.Stages = append(p.Stages, predicate.Stage{Name: in.Static.Kind, Checks: predicateChecks(in.Static.Checks)})
-	for _, r := range in.Dynamic {
-		p.Stages = append(p.Stages, predicate.Stage{Name: r.Kind, Mutation: r.Mutation, Checks: predicateChecks(r.Checks)})
+	for _, r := range append([]*probe.Report{in.Static}, in.Dynamic...) {
+		p.Stages = append(p.Stages, predicate.Stage{ID: probe.StageName(r.Kind, r.Mutation), Kind: r.Kind, Mutation: r.Mutation, Checks: predicateChecks(r.Checks)})
 	}
+	p.Normalize()
 	return p
 }
 
-// predicateModule is the module as the predicate shows it: the fields of
-// schema 1.0, and why it is or is not taken for validated.
+// predicateModule is the module as the predicate shows it, with why it is
+// or is not taken for validated.
 func predicateModule(m *probe.ModuleFacts) *predicate.Module {
 	v := m.Validation
 	out := &predicate.Module{
-		Name: m.Name, Version: m.Version, Path: m.Path, SHA256: m.SHA256, Size: m.Size,
-		Layout: m.Layout, Config: m.Config, MACVerified: m.MACVerified,
-		Validated: v.Validated, ValidationMsg: m.Reasoning(),
-		CMVP: &predicate.CMVP{Validated: v.Validated, Match: v.Match, TableReviewed: fipsmodule.CMVP.Reviewed, Reasoning: m.Reasoning()},
+		Identity: predicate.ModuleIdentity{Name: m.Name, Version: m.Version, How: "read from the module"},
+		Path:     m.Path, Digest: sha256Set(m.SHA256), Size: m.Size, Layout: m.Layout, Config: m.Config, MACVerified: m.MACVerified,
+		Package: predicate.ModulePackage{Reason: "the package database was not read"},
+		CMVP:    predicate.CMVP{Validated: v.Validated, Match: v.Match, TableReviewed: fipsmodule.CMVP.Reviewed, Reasoning: m.Reasoning()},
 	}
 	if id := m.Identity; id != nil {
-		out.Identity = &predicate.ModuleIdentity{Name: id.Name, Version: id.Version, Build: id.Build, Confirmed: id.Confirmed, How: id.How}
-		// Schema 1.0's name and version are the identity judged.
-		out.Name, out.Version = id.Name, id.Version
+		out.Identity = predicate.ModuleIdentity{Name: id.Name, Version: id.Version, Build: id.Build, Confirmed: id.Confirmed, How: id.How}
 	}
 	if pk := m.Package; pk != nil {
-		out.Package = &predicate.ModulePackage{Found: pk.Found, Manager: pk.Manager, Name: pk.Name, Version: pk.Version, Architecture: pk.Architecture,
+		out.Package = predicate.ModulePackage{Found: pk.Found, Manager: pk.Manager, Name: pk.Name, Version: pk.Version, Architecture: pk.Architecture,
 			PURL: pk.PURL, Distro: pk.Distro, Databases: pk.Databases, Reason: pk.Reason}
 	}
 	if c := v.Certificate; c != nil {
-		out.Certificate = &predicate.Certificate{Number: c.Number, Standard: c.Standard, Versions: c.Provider.Versions, Active: c.Status == fipsmodule.StatusActive, Note: c.Note, Source: c.Source}
 		cert := &predicate.CMVPCertificate{Number: c.Number, Standard: c.Standard, Status: c.Status, SunsetDate: c.SunsetDate, Vendor: c.Vendor, Module: c.Module,
 			Provider: predicate.CMVPProvider{Names: c.Provider.Names, Versions: c.Provider.Versions, Builds: c.Provider.Builds}, Source: c.Source, Note: c.Note}
 		for _, e := range c.Evidence {
@@ -93,7 +90,7 @@ func predicateChecks(checks []probe.Check) []predicate.Check {
 		out[i] = predicate.Check{Name: c.Name, Title: c.Title, Required: c.Required, Status: c.Status, Detail: c.Detail,
 			Command: c.Command, Expect: c.Expect, ExitCode: c.ExitCode, Signal: c.Signal, TimedOut: c.TimedOut,
 			Listening: c.Listening, Contact: c.Contact, Answered: c.Answered, DiedOnContact: c.DiedOnContact,
-			StillRunning: c.StillRunning, OutputSHA256: c.OutputSHA256, Output: c.Output}
+			StillRunning: c.StillRunning, OutputDigest: sha256Set(c.OutputSHA256), Output: c.Output}
 	}
 	return out
 }
@@ -120,6 +117,14 @@ func predicateInventory(inv *inventory.Inventory) *predicate.Inventory {
 		}
 	}
 	return out
+}
+
+// sha256Set is the DigestSet of a hex SHA-256, nil for none.
+func sha256Set(hex string) predicate.DigestSet {
+	if hex == "" {
+		return nil
+	}
+	return predicate.DigestSet{"sha256": hex}
 }
 
 func nonNil(s []string) []string {

@@ -22,6 +22,9 @@ build_tools() {
 	# signature as the sha256-<digest>.sig tag, which every registry serves.
 	build_tool cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v2 \
 		github.com/sigstore/cosign/v2/cmd/cosign
+	# OPA runs the Rego policy example (examples/policy) over every
+	# predicate the end-to-end tests produce.
+	build_tool opa "$OPA_VERSION" github.com/open-policy-agent/opa github.com/open-policy-agent/opa
 	mkdir -p "$HOME/.docker/cli-plugins"
 	if ! cmp -s "$TOOLS_BIN/buildx" "$HOME/.docker/cli-plugins/docker-buildx"; then
 		install -m 0755 "$TOOLS_BIN/buildx" "$HOME/.docker/cli-plugins/docker-buildx"

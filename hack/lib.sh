@@ -14,6 +14,7 @@ REGISTRY_VERSION=v3.1.2
 REGCLIENT_VERSION=v0.11.7
 COSIGN_VERSION=v2.6.5
 ACTIONLINT_VERSION=v1.7.12
+OPA_VERSION=v1.22.3
 
 # Binaries are cached outside git and reused when present.
 CACHE_DIR=${FIPSGATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/fipsgate}

@@ -2,16 +2,20 @@
 // one platform of an image enforces FIPS cryptography, attached to that
 // platform's image manifest only when every required check passed.
 //
-// The format is documented in docs/predicate.md. Fields are added in
-// compatible releases; anything incompatible gets a new Type.
+// The format is documented in docs/predicate.md and published as a JSON
+// Schema (Schema). Fields are added in compatible releases; anything
+// incompatible gets a new Type. Decode reads every type fipsgate has
+// written, as the current one.
 package predicate
 
+import "reflect"
+
 // Type is the predicate type of fipsgate's attestations.
-const Type = "https://fipsgate.github.io/predicate/fips-verification/v1"
+const Type = "https://fipsgate.github.io/predicate/fips-verification/v2"
 
 // Version is the predicate's schema version within Type; readers may
 // require a minimum.
-const Version = "1.0"
+const Version = "2.0"
 
 // Result values.
 const Passed = "PASSED"
@@ -33,8 +37,13 @@ type Predicate struct {
 	// Inventory is the crypto found in the image besides the module.
 	Inventory *Inventory `json:"inventory,omitempty"`
 	Stages    []Stage    `json:"stages"`
-	Warnings  []string   `json:"warnings,omitempty"`
+	// Warnings are the checks that did not pass but are not required.
+	Warnings []Warning `json:"warnings"`
 }
+
+// DigestSet is an in-toto DigestSet: digests of one artifact by
+// algorithm ("sha256").
+type DigestSet map[string]string
 
 // Verifier names what produced the predicate.
 type Verifier struct {
@@ -44,23 +53,18 @@ type Verifier struct {
 
 // Module is the FIPS provider module that was verified.
 type Module struct {
-	Name          string       `json:"name,omitempty"`
-	Version       string       `json:"version,omitempty"`
-	Path          string       `json:"path"`
-	SHA256        string       `json:"sha256"`
-	Size          int64        `json:"size"`
-	Layout        string       `json:"layout"`
-	Config        string       `json:"config,omitempty"`
-	MACVerified   bool         `json:"macVerified"`
-	Validated     bool         `json:"validated"`
-	Certificate   *Certificate `json:"certificate,omitempty"`
-	ValidationMsg string       `json:"validation"`
 	// Identity, Package and CMVP say why the module is or is not taken for
 	// CMVP-validated: what it reports of itself and what that rests on,
 	// the package that installed it, and the certificate matched.
-	Identity *ModuleIdentity `json:"identity,omitempty"`
-	Package  *ModulePackage  `json:"package,omitempty"`
-	CMVP     *CMVP           `json:"cmvp,omitempty"`
+	Identity    ModuleIdentity `json:"identity"`
+	Path        string         `json:"path"`
+	Digest      DigestSet      `json:"digest"`
+	Size        int64          `json:"size"`
+	Layout      string         `json:"layout"`
+	Config      string         `json:"config,omitempty"`
+	MACVerified bool           `json:"macVerified"`
+	Package     ModulePackage  `json:"package"`
+	CMVP        CMVP           `json:"cmvp"`
 }
 
 // ModuleIdentity is what the FIPS provider reports of itself (its name,
@@ -87,7 +91,7 @@ type ModulePackage struct {
 	Architecture string   `json:"architecture,omitempty"`
 	PURL         string   `json:"purl,omitempty"`
 	Distro       string   `json:"distro,omitempty"`
-	Databases    []string `json:"databases,omitempty"`
+	Databases    []string `json:"databases"`
 	Reason       string   `json:"reason"`
 }
 
@@ -114,7 +118,7 @@ type CMVPCertificate struct {
 	Provider   CMVPProvider   `json:"provider"`
 	Source     string         `json:"source"`
 	Note       string         `json:"note,omitempty"`
-	Evidence   []CMVPEvidence `json:"evidence,omitempty"`
+	Evidence   []CMVPEvidence `json:"evidence"`
 }
 
 // CMVPProvider is what a provider must report of itself to be the
@@ -122,7 +126,7 @@ type CMVPCertificate struct {
 type CMVPProvider struct {
 	Names    []string `json:"names"`
 	Versions []string `json:"versions"`
-	Builds   []string `json:"builds,omitempty"`
+	Builds   []string `json:"builds"`
 }
 
 // CMVPEvidence is a public source of a certificate entry's facts.
@@ -137,7 +141,7 @@ type OpenSSL struct {
 	Libcrypto         string   `json:"libcrypto,omitempty"`
 	ConfigFile        string   `json:"configFile,omitempty"`
 	ConfigSource      string   `json:"configSource,omitempty"`
-	Files             []string `json:"files,omitempty"`
+	Files             []string `json:"files"`
 	ConfigDiagnostics bool     `json:"configDiagnostics"`
 	ActiveProviders   []string `json:"activeProviders"`
 	DefaultProperties string   `json:"defaultProperties"`
@@ -146,7 +150,7 @@ type OpenSSL struct {
 // Application says which application check ran, if any.
 type Application struct {
 	Checked bool     `json:"checked"`
-	Command []string `json:"command,omitempty"`
+	Command []string `json:"command"`
 	Source  string   `json:"source,omitempty"`
 }
 
@@ -163,16 +167,43 @@ type Emulation struct {
 // Stage is one probe run: the static checks, the self-test, or one
 // negative test with the mutation it applied.
 type Stage struct {
-	Name     string  `json:"name"`
+	// ID is the stage's stable identifier, the name progress output and
+	// errors show: "static", "self-test", "negative/<mutation>".
+	ID       string  `json:"id"`
+	Kind     string  `json:"kind"`
 	Mutation string  `json:"mutation,omitempty"`
 	Checks   []Check `json:"checks"`
+}
+
+// Stage kinds.
+const (
+	KindStatic   = "static"
+	KindSelfTest = "self-test"
+	KindNegative = "negative"
+)
+
+// StageID is the stable identifier of a stage of kind, with mutation for
+// a negative test.
+func StageID(kind, mutation string) string {
+	if mutation == "" {
+		return kind
+	}
+	return kind + "/" + mutation
+}
+
+// Warning is a check that did not pass but is not required.
+type Warning struct {
+	Stage  string `json:"stage"`
+	Check  string `json:"check"`
+	Title  string `json:"title"`
+	Detail string `json:"detail"`
 }
 
 // Options are the build options in force (docs/predicate.md, the README's
 // Options section).
 type Options struct {
 	Mode             string   `json:"mode"`
-	Check            []string `json:"check,omitempty"`
+	Check            []string `json:"check"`
 	ReadySeconds     float64  `json:"readySeconds,omitempty"`
 	TimeoutSeconds   float64  `json:"timeoutSeconds"`
 	ExpectFailure    string   `json:"expectFailure,omitempty"`
@@ -180,17 +211,6 @@ type Options struct {
 	RequireValidated bool     `json:"requireValidated"`
 	Strict           bool     `json:"strict"`
 	Exceptions       string   `json:"exceptions,omitempty"`
-}
-
-// Certificate is the CMVP certificate the module matched, in the form of
-// schema 1.0 (CMVP has the full entry).
-type Certificate struct {
-	Number   int      `json:"number"`
-	Standard string   `json:"standard"`
-	Versions []string `json:"versions"`
-	Active   bool     `json:"active"`
-	Note     string   `json:"note,omitempty"`
-	Source   string   `json:"source"`
 }
 
 // Check is one verified claim, with the evidence for it: the command, what
@@ -201,7 +221,7 @@ type Check struct {
 	Required      bool     `json:"required"`
 	Status        string   `json:"status"`
 	Detail        string   `json:"detail,omitempty"`
-	Command       []string `json:"command,omitempty"`
+	Command       []string `json:"command"`
 	Expect        string   `json:"expect,omitempty"`
 	ExitCode      *int     `json:"exitCode,omitempty"`
 	Signal        string   `json:"signal,omitempty"`
@@ -211,8 +231,9 @@ type Check struct {
 	Answered      bool     `json:"answered,omitempty"`
 	DiedOnContact bool     `json:"diedOnContact,omitempty"`
 	StillRunning  bool     `json:"stillRunning,omitempty"`
-	OutputSHA256  string   `json:"outputSha256,omitempty"`
-	Output        string   `json:"output,omitempty"`
+	// OutputDigest is the digest of everything the command wrote.
+	OutputDigest DigestSet `json:"outputDigest,omitempty"`
+	Output       string    `json:"output,omitempty"`
 }
 
 // Inventory is the crypto found in the image besides the module
@@ -223,7 +244,7 @@ type Inventory struct {
 	Findings   []Finding      `json:"findings"`
 	Stats      Stats          `json:"stats"`
 	Strict     bool           `json:"strict"`
-	Exceptions []Exception    `json:"exceptions,omitempty"`
+	Exceptions []Exception    `json:"exceptions"`
 	Reach      *Reach         `json:"reach,omitempty"`
 }
 
@@ -257,7 +278,7 @@ type Exception struct {
 // Reach is what the application can run and load.
 type Reach struct {
 	Entries    []ReachEntry `json:"entries"`
-	Unresolved []string     `json:"unresolved,omitempty"`
+	Unresolved []string     `json:"unresolved"`
 	Incomplete string       `json:"incomplete,omitempty"`
 }
 
@@ -267,4 +288,37 @@ type ReachEntry struct {
 	Via          string `json:"via"`
 	Observed     bool   `json:"observed,omitempty"`
 	DependencyOf string `json:"dependencyOf,omitempty"`
+}
+
+// Normalize makes every list and map of p that is nil an empty one, so that
+// the predicate says [] or {} where a reader expects a list or a map,
+// never null.
+func (p *Predicate) Normalize() {
+	normalize(reflect.ValueOf(p).Elem())
+}
+
+func normalize(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			normalize(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				normalize(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+		}
+		for i := range v.Len() {
+			normalize(v.Index(i))
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+	}
 }

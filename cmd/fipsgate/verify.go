@@ -13,7 +13,6 @@ import (
 
 	"github.com/containerd/log"
 	"github.com/fipsgate/fipsgate/attestation"
-	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/fipsgate/fipsgate/predicate"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
@@ -174,9 +173,12 @@ func verifyFailed(w io.Writer, image string, timeout time.Duration, err error) i
 func printPredicate(w io.Writer, platform string, p *predicate.Predicate) {
 	fmt.Fprintf(w, "\n%s — %s (fipsgate %s, schema %s)\n", platform, p.Result, p.Verifier.Version, p.SchemaVersion)
 	if m := p.Module; m != nil {
-		fmt.Fprintf(w, "  module       %s %s at %s\n", m.Name, m.Version, m.Path)
-		fmt.Fprintf(w, "               sha256 %s, MAC verified: %v, layout: %s\n", m.SHA256, m.MACVerified, m.Layout)
-		fmt.Fprintf(w, "               validated: %v — %s\n", m.Validated, m.ValidationMsg)
+		fmt.Fprintf(w, "  module       %s %s at %s\n", m.Identity.Name, m.Identity.Version, m.Path)
+		if m.Package.PURL != "" {
+			fmt.Fprintf(w, "               package %s\n", m.Package.PURL)
+		}
+		fmt.Fprintf(w, "               sha256 %s, MAC verified: %v, layout: %s\n", m.Digest["sha256"], m.MACVerified, m.Layout)
+		fmt.Fprintf(w, "               validated: %v — %s\n", m.CMVP.Validated, m.CMVP.Reasoning)
 	}
 	if o := p.OpenSSL; o != nil {
 		fmt.Fprintf(w, "  openssl      %s (from %s); providers %s; default_properties %q; config_diagnostics %v\n",
@@ -188,7 +190,7 @@ func printPredicate(w io.Writer, platform string, p *predicate.Predicate) {
 		fmt.Fprintf(w, "  application  none checked (verified on OpenSSL alone)\n")
 	}
 	for _, s := range p.Stages {
-		fmt.Fprintf(w, "  %s\n", probe.StageName(s.Name, s.Mutation))
+		fmt.Fprintf(w, "  %s\n", s.ID)
 		for _, c := range s.Checks {
 			fmt.Fprintf(w, "    %-8s %s\n", c.Status, c.Title)
 		}
@@ -204,7 +206,7 @@ func printPredicate(w io.Writer, platform string, p *predicate.Predicate) {
 		}
 	}
 	for _, warn := range p.Warnings {
-		fmt.Fprintf(w, "  warning      %s\n", strings.SplitN(warn, "\n", 2)[0])
+		fmt.Fprintf(w, "  warning      [%s] %s: %s\n", warn.Stage, warn.Title, strings.SplitN(warn.Detail, "\n", 2)[0])
 	}
 }
 

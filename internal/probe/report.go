@@ -18,6 +18,7 @@ import (
 	"github.com/fipsgate/fipsgate/internal/inventory"
 	"github.com/fipsgate/fipsgate/internal/opensslconf"
 	"github.com/fipsgate/fipsgate/internal/pkgdb"
+	"github.com/fipsgate/fipsgate/predicate"
 )
 
 // Kinds of report: one for each step of a probe run.
@@ -66,14 +67,10 @@ func (s Spec) Runs() []string {
 	return Runs()
 }
 
-// StageName is how a report's stage is named wherever it is shown: its
-// kind, and for a negative test its mutation ("negative/module-corrupted").
-func StageName(kind, mutation string) string {
-	if mutation != "" {
-		return kind + "/" + mutation
-	}
-	return kind
-}
+// StageName is how a report's stage is named wherever it is shown, the
+// predicate's stable stage identifier: its kind, and for a negative test
+// its mutation ("negative/module-corrupted").
+func StageName(kind, mutation string) string { return predicate.StageID(kind, mutation) }
 
 // IsApplicationRun tells whether run starts the application.
 func IsApplicationRun(run string) bool { return run == RunApp || IsMutation(run) }
