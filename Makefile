@@ -44,6 +44,7 @@ e2e:
 	@$(DEV_ENV); hack/base-images.sh; \
 	go test -tags e2e -count=1 -run Oracle ./internal/opensslconf/; \
 	export FIPSGATE_FRONTEND_IMAGE=$$(hack/frontend-image.sh | tail -n 1); \
+	export FIPSGATE_SBOM_SCANNER=$$(hack/sbom-scanner.sh | tail -n 1); \
 	go test -tags e2e -count=1 -timeout 40m -v ./e2e/
 
 test: unit e2e

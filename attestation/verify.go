@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -288,27 +289,21 @@ func verifyPlatform(ctx context.Context, src Source, img manifestRef, fromIndex 
 // to reasons why the others were passed over.
 func judgeCandidates(ctx context.Context, src Source, img manifestRef, cands []ocispecs.Descriptor, source string, policy Policy, r *PlatformResult, reasons *[]string) bool {
 	for _, d := range cands {
-		st, layer, manifestSubject, err := findStatement(ctx, src, d)
+		f, err := findStatement(ctx, src, d)
 		if err != nil {
 			r.Status, r.Reason, r.Source = Error, err.Error(), source
 			return true
 		}
+		st := f.statement
 		if st == nil {
 			continue
 		}
-		r.Statement, r.Source = layer, source
+		r.Statement, r.Source = f.layer, source
 		if st.Type != StatementV1 && st.Type != StatementV01 {
 			*reasons = append(*reasons, fmt.Sprintf("statement type %q is not an in-toto Statement", st.Type))
 			continue
 		}
-		// BuildKit leaves the statement's subject empty when the image has
-		// no name (an unnamed OCI export); the attestation manifest's own
-		// subject then binds it to the image manifest.
-		bound := hasSubject(st.Subject, img.desc.Digest)
-		if len(st.Subject) == 0 {
-			bound = manifestSubject == img.desc.Digest
-		}
-		if !bound {
+		if !bound(*st, f.subject, img.desc.Digest) {
 			*reasons = append(*reasons, "the attestation's subject is not this platform's manifest "+img.desc.Digest.String())
 			continue
 		}
@@ -319,6 +314,10 @@ func judgeCandidates(ctx context.Context, src Source, img manifestRef, cands []o
 		}
 		r.Predicate = &p
 		if why := judge(p, img.platform, policy); why != "" {
+			r.Status, r.Reason = Fail, why
+			return true
+		}
+		if why := judgeSummaries(p, f, img.desc.Digest); why != "" {
 			r.Status, r.Reason = Fail, why
 			return true
 		}
@@ -335,7 +334,7 @@ func judgeCandidates(ctx context.Context, src Source, img manifestRef, cands []o
 func countStatements(ctx context.Context, src Source, cands []ocispecs.Descriptor) int {
 	n := 0
 	for _, d := range cands {
-		if st, _, _, err := findStatement(ctx, src, d); err == nil && st != nil {
+		if f, err := findStatement(ctx, src, d); err == nil && f.statement != nil {
 			n++
 		}
 	}
@@ -351,45 +350,109 @@ func hasSubject(subjects []subject, d digest.Digest) bool {
 	return false
 }
 
-// findStatement returns the fipsgate statement in an attestation manifest,
-// nil if it holds none, and the manifest's OCI subject.
-func findStatement(ctx context.Context, src Source, d ocispecs.Descriptor) (*statement, string, digest.Digest, error) {
+// bound tells whether a statement is about the image manifest d. BuildKit
+// leaves the statement's subject empty when the image has no name (an
+// unnamed OCI export); the attestation manifest's own subject (manifestSubject)
+// then binds it.
+func bound(st statement, manifestSubject, d digest.Digest) bool {
+	if len(st.Subject) == 0 {
+		return manifestSubject == d
+	}
+	return hasSubject(st.Subject, d)
+}
+
+// maxSummaries bounds how many verification summaries of one attestation
+// manifest are read.
+const maxSummaries = 8
+
+// found is what an attestation manifest holds for fipsgate verify.
+type found struct {
+	// statement is the fipsgate statement, nil if it holds none; layer is
+	// the digest of the layer that holds it.
+	statement *statement
+	layer     string
+	// subject is the attestation manifest's OCI subject.
+	subject digest.Digest
+	// summaries are the SLSA verification summaries (VSAs) beside it.
+	summaries []statement
+}
+
+// findStatement reads the fipsgate statement in an attestation manifest,
+// and the verification summaries beside it.
+func findStatement(ctx context.Context, src Source, d ocispecs.Descriptor) (found, error) {
+	var f found
 	dt, err := src.Fetch(ctx, d, MaxManifestSize)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("attestation manifest: %w", err)
+		return f, fmt.Errorf("attestation manifest: %w", err)
 	}
 	var m ocispecs.Manifest
 	if err := json.Unmarshal(dt, &m); err != nil {
-		return nil, "", "", fmt.Errorf("attestation manifest %s is malformed: %w", d.Digest, err)
+		return f, fmt.Errorf("attestation manifest %s is malformed: %w", d.Digest, err)
 	}
-	var subject digest.Digest
 	if m.Subject != nil {
-		subject = m.Subject.Digest
+		f.subject = m.Subject.Digest
 	}
 	for _, l := range m.Layers {
 		if l.MediaType != mediaTypeInToto {
 			continue
 		}
-		if pt, ok := l.Annotations[annotationPredicateType]; ok && !slices.Contains(predicate.Types, pt) {
+		// Read: the layers annotated as a fipsgate predicate (the first) or
+		// a VSA, and until the predicate is found, those not annotated.
+		pt, annotated := l.Annotations[annotationPredicateType]
+		fipsgate := slices.Contains(predicate.Types, pt)
+		if annotated && !fipsgate && pt != predicate.VSAType ||
+			f.statement != nil && (!annotated || fipsgate) {
 			continue
 		}
 		dt, err := src.Fetch(ctx, l, MaxStatementSize)
 		if err != nil {
-			return nil, "", "", fmt.Errorf("attestation statement: %w", err)
+			return f, fmt.Errorf("attestation statement: %w", err)
 		}
 		var st statement
 		if err := json.Unmarshal(dt, &st); err != nil {
-			return nil, "", "", fmt.Errorf("attestation statement %s is malformed: %w", l.Digest, err)
+			return f, fmt.Errorf("attestation statement %s is malformed: %w", l.Digest, err)
 		}
-		if pt, annotated := l.Annotations[annotationPredicateType]; annotated && pt != st.PredicateType {
-			return nil, "", "", fmt.Errorf("statement %s: its predicate type %q contradicts its layer annotation", l.Digest, st.PredicateType)
+		if annotated && st.PredicateType != pt {
+			return f, fmt.Errorf("statement %s: its predicate type %q contradicts its layer annotation", l.Digest, st.PredicateType)
 		}
-		if !slices.Contains(predicate.Types, st.PredicateType) {
+		switch {
+		case st.PredicateType == predicate.VSAType:
+			if len(f.summaries) == maxSummaries {
+				return f, fmt.Errorf("attestation manifest %s holds more than %d verification summaries", d.Digest, maxSummaries)
+			}
+			f.summaries = append(f.summaries, st)
+		case slices.Contains(predicate.Types, st.PredicateType):
+			f.statement, f.layer = &st, l.Digest.String()
+		}
+	}
+	return f, nil
+}
+
+// judgeSummaries checks that fipsgate's verification summaries (VSAs)
+// beside a predicate are that predicate's (predicate.Summarize, for the
+// resource each names) and about the same manifest d; "" means they are,
+// or there are none (fipsgate before the VSA). Summaries of other
+// verifiers are not fipsgate's to judge.
+func judgeSummaries(p predicate.Predicate, f found, d digest.Digest) string {
+	for _, st := range f.summaries {
+		var got predicate.VerificationSummary
+		if err := json.Unmarshal(st.Predicate, &got); err != nil {
+			return "the verification summary (VSA) beside the fipsgate predicate is malformed: " + err.Error()
+		}
+		if got.Verifier.ID != predicate.VerifierID {
 			continue
 		}
-		return &st, l.Digest.String(), subject, nil
+		want := predicate.Summarize(p, got.ResourceURI)
+		if st.Type != StatementV1 && st.Type != StatementV01 || !bound(st, f.subject, d) {
+			return "fipsgate's verification summary (VSA) beside the predicate is not a statement about this platform's manifest " + d.String()
+		}
+		if !reflect.DeepEqual(got, want) {
+			g, _ := json.Marshal(got)
+			w, _ := json.Marshal(want)
+			return fmt.Sprintf("fipsgate's verification summary (VSA) does not match the predicate beside it: it says %s, the predicate %s", g, w)
+		}
 	}
-	return nil, "", "", nil
+	return ""
 }
 
 // judge applies the policy to a predicate; "" means it passes.

@@ -62,7 +62,7 @@ func mustJSON(v any) []byte {
 // image builds an index with one linux/amd64 manifest and, unless
 // statement is nil, an attestation manifest holding it. statement may
 // refer to the manifest digest as "$MANIFEST".
-func image(statement *string) *memSource {
+func image(statement *string, summaries ...string) *memSource {
 	m := &memSource{blobs: map[digest.Digest][]byte{}}
 	manifest := m.add(ocispecs.MediaTypeImageManifest, []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}`))
 	manifest.Platform = &ocispecs.Platform{OS: "linux", Architecture: "amd64"}
@@ -74,7 +74,13 @@ func image(statement *string) *memSource {
 		}
 		json.Unmarshal([]byte(*statement), &typed)
 		st.Annotations = map[string]string{"in-toto.io/predicate-type": typed.PredicateType}
-		att := m.add(ocispecs.MediaTypeImageManifest, mustJSON(ocispecs.Manifest{MediaType: ocispecs.MediaTypeImageManifest, Layers: []ocispecs.Descriptor{st}}))
+		layers := []ocispecs.Descriptor{st}
+		for _, v := range summaries {
+			l := m.add("application/vnd.in-toto+json", []byte(strings.ReplaceAll(v, "$MANIFEST", manifest.Digest.Encoded())))
+			l.Annotations = map[string]string{"in-toto.io/predicate-type": predicate.VSAType}
+			layers = append(layers, l)
+		}
+		att := m.add(ocispecs.MediaTypeImageManifest, mustJSON(ocispecs.Manifest{MediaType: ocispecs.MediaTypeImageManifest, Layers: layers}))
 		att.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": manifest.Digest.String()}
 		att.Platform = &ocispecs.Platform{OS: "unknown", Architecture: "unknown"}
 		entries = append(entries, att)
@@ -126,6 +132,66 @@ func TestVerify(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := res.Platforms[len(res.Platforms)-1]
+			if res.Status != tc.status || !strings.Contains(got.Reason, tc.reason) {
+				t.Errorf("status %s, reason %q; want %s with %q", res.Status, got.Reason, tc.status, tc.reason)
+			}
+		})
+	}
+}
+
+// vsa is a statement of the verification summary of the predicate of
+// statement, about subject, changed by edit.
+func vsa(statement *string, subject string, edit func(*predicate.VerificationSummary)) string {
+	var st struct {
+		Predicate predicate.Predicate `json:"predicate"`
+	}
+	if err := json.Unmarshal([]byte(*statement), &st); err != nil {
+		panic(err)
+	}
+	s := predicate.Summarize(st.Predicate, "")
+	if edit != nil {
+		edit(&s)
+	}
+	return fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","predicateType":%q,"subject":[{"name":"x","digest":{"sha256":%q}}],"predicate":%s}`,
+		predicate.VSAType, subject, mustJSON(s))
+}
+
+// fipsgate's verification summary must be the one of the predicate beside
+// it, about the same manifest; another verifier's is not fipsgate's to
+// judge; an image without one (fipsgate before the VSA) passes.
+func TestVerifySummaries(t *testing.T) {
+	passed := stmt("PASSED", "$MANIFEST", "")
+	many := make([]string, maxSummaries+1)
+	for i := range many {
+		many[i] = vsa(passed, "$MANIFEST", nil)
+	}
+	for _, tc := range []struct {
+		name      string
+		summaries []string
+		status    string
+		reason    string
+	}{
+		{"none", nil, Pass, "attested"},
+		{"the predicate's", []string{vsa(passed, "$MANIFEST", nil)}, Pass, "attested"},
+		{"claims more than the predicate", []string{vsa(passed, "$MANIFEST", func(s *predicate.VerificationSummary) {
+			s.VerifiedLevels = []string{predicate.LevelEnforcedApplication, predicate.LevelValidatedModule}
+		})}, Fail, "does not match the predicate beside it"},
+		{"another resource", []string{vsa(passed, "$MANIFEST", func(s *predicate.VerificationSummary) { s.ResourceURI = "pkg:docker/registry.example/app" })}, Pass, "attested"},
+		{"another verifier version", []string{vsa(passed, "$MANIFEST", func(s *predicate.VerificationSummary) { s.Verifier.Version["fipsgate"] = "v9" })}, Fail, "does not match"},
+		{"another subject", []string{vsa(passed, strings.Repeat("0", 64), nil)}, Fail, "not a statement about this platform's manifest"},
+		{"another verifier's", []string{vsa(passed, strings.Repeat("0", 64), func(s *predicate.VerificationSummary) {
+			s.Verifier.ID = "https://verifier.example"
+			s.VerificationResult = "FAILED"
+		})}, Pass, "attested"},
+		{"malformed", []string{`{"_type":"https://in-toto.io/Statement/v1","predicateType":"` + predicate.VSAType + `","predicate":{"verifiedLevels":"all"}}`}, Fail, "malformed"},
+		{"too many", many, Error, "more than 8 verification summaries"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Verify(context.Background(), image(passed, tc.summaries...), Policy{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := res.Platforms[0]
 			if res.Status != tc.status || !strings.Contains(got.Reason, tc.reason) {
 				t.Errorf("status %s, reason %q; want %s with %q", res.Status, got.Reason, tc.status, tc.reason)
 			}

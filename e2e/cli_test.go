@@ -28,6 +28,8 @@ type build struct {
 	call          string            // a subrequest (outline, targets, check) instead of a build
 	noCache       bool              // --no-cache
 	noCacheFilter []string          // --no-cache-filter
+	sbomGenerator string            // --sbom=generator=IMAGE (the attest:sbom attribute); none when empty
+	provenance    string            // --provenance=VALUE, e.g. mode=max (attest:provenance); none when empty
 }
 
 // result is what a CLI run left behind.
@@ -98,6 +100,12 @@ func (buildctlCLI) run(t *testing.T, b build) result {
 	if b.target != "" {
 		args = append(args, "--opt", "target="+b.target)
 	}
+	if b.sbomGenerator != "" {
+		args = append(args, "--opt", "attest:sbom=generator="+b.sbomGenerator)
+	}
+	if b.provenance != "" {
+		args = append(args, "--opt", "attest:provenance="+b.provenance)
+	}
 	if b.noCache {
 		args = append(args, "--no-cache")
 	}
@@ -146,7 +154,16 @@ func (buildxCLI) run(t *testing.T, b build) result {
 	args := []string{"buildx", "build", "--builder", buildxBuilder, "--progress=plain",
 		"--file", b.dockerfile,
 		"--build-arg", "SOURCE_DATE_EPOCH=" + sourceDateEpoch,
-		"--provenance=false", "--sbom=false",
+	}
+	if b.sbomGenerator != "" {
+		args = append(args, "--sbom=generator="+b.sbomGenerator)
+	} else {
+		args = append(args, "--sbom=false")
+	}
+	if b.provenance != "" {
+		args = append(args, "--provenance="+b.provenance)
+	} else {
+		args = append(args, "--provenance=false")
 	}
 	if b.target != "" {
 		args = append(args, "--target", b.target)

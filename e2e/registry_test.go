@@ -94,6 +94,7 @@ type statement struct {
 	Type          string `json:"_type"`
 	PredicateType string `json:"predicateType"`
 	Subject       []struct {
+		Name   string            `json:"name"`
 		Digest map[string]string `json:"digest"`
 	} `json:"subject"`
 	Predicate json.RawMessage `json:"predicate"`
@@ -104,11 +105,16 @@ type statement struct {
 type pushedImage struct {
 	manifests    map[string]string // platform → manifest digest
 	attestations map[string][]statement
+	// attestationManifests are, per platform manifest digest, the
+	// attestation manifests that refer to it, and layers their layers.
+	attestationManifests map[string][]string
+	layers               map[string][]ocispecs.Descriptor
 }
 
 func readPushedImage(t *testing.T, repo, digest string) pushedImage {
 	t.Helper()
-	img := pushedImage{manifests: map[string]string{}, attestations: map[string][]statement{}}
+	img := pushedImage{manifests: map[string]string{}, attestations: map[string][]statement{},
+		attestationManifests: map[string][]string{}, layers: map[string][]ocispecs.Descriptor{}}
 	mt, body := fetchManifest(t, repo+"@"+digest)
 	if mt != ocispecs.MediaTypeImageIndex {
 		img.manifests["(single manifest)"] = digest
@@ -131,6 +137,8 @@ func readPushedImage(t *testing.T, repo, digest string) pushedImage {
 		if err := json.Unmarshal(mbody, &m); err != nil {
 			t.Fatal(err)
 		}
+		img.attestationManifests[subject] = append(img.attestationManifests[subject], d.Digest.String())
+		img.layers[subject] = append(img.layers[subject], m.Layers...)
 		for _, l := range m.Layers {
 			var st statement
 			if err := json.Unmarshal(fetchBlob(t, repo, l.Digest.String()), &st); err != nil {

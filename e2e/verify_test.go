@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -84,6 +85,40 @@ func fipsgatePredicates(t *testing.T, image, digest string) (pushedImage, map[st
 	return img, out
 }
 
+// mustSummarize requires, for every platform of preds, one verification
+// summary (VSA) beside the predicate, about the same manifest, that is the
+// predicate's; it returns the digests of their layers.
+func mustSummarize(t *testing.T, img pushedImage, preds map[string]predicate.Predicate) map[string]string {
+	t.Helper()
+	layers := map[string]string{}
+	for platform, p := range preds {
+		manifest := img.manifests[platform]
+		for i, st := range img.attestations[manifest] {
+			if st.PredicateType != predicate.VSAType {
+				continue
+			}
+			if _, dup := layers[platform]; dup {
+				t.Errorf("%s: two VSAs", platform)
+			}
+			layers[platform] = img.layers[manifest][i].Digest.String()
+			if len(st.Subject) != 1 || "sha256:"+st.Subject[0].Digest["sha256"] != manifest {
+				t.Errorf("%s: the VSA's subject %+v is not the platform manifest %s", platform, st.Subject, manifest)
+			}
+			var vsa predicate.VerificationSummary
+			if err := json.Unmarshal(st.Predicate, &vsa); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(vsa, predicate.Summarize(p, "")) {
+				t.Errorf("%s: the VSA %+v is not the predicate's %+v", platform, vsa, predicate.Summarize(p, ""))
+			}
+		}
+		if _, ok := layers[platform]; !ok {
+			t.Errorf("%s: no VSA beside the predicate", platform)
+		}
+	}
+	return layers
+}
+
 func stage(p predicate.Predicate, name, mutation string) *predicate.Stage {
 	for i := range p.Stages {
 		if p.Stages[i].Kind == name && p.Stages[i].Mutation == mutation {
@@ -142,6 +177,10 @@ func TestFIPSServerPasses(t *testing.T) {
 			}
 			if !p.Application.Checked || !slices.Equal(p.Application.Command, []string{"/usr/local/bin/helloserver"}) {
 				t.Errorf("application: %+v", p.Application)
+			}
+			mustSummarize(t, img, map[string]predicate.Predicate{"linux/amd64": p})
+			if s := predicate.Summarize(p, ""); !slices.Equal(s.VerifiedLevels, []string{predicate.LevelEnforcedApplication}) {
+				t.Errorf("the VSA's levels %q, want the application's", s.VerifiedLevels)
 			}
 			self := stage(p, "self-test", "")
 			for _, check := range []string{"provider-active", "module-identity", "fipsinstall-verify", "sha256-works", "md5-refused", "app-runs"} {
@@ -253,7 +292,8 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 	args := map[string]string{"BASE": fipsBase()}
 	b, r := verifyBuild(t, buildxCLI{}, dir, args, "linux/amd64", "linux/386")
 	mustSucceed(t, "the two-platform base image build", r)
-	_, preds := fipsgatePredicates(t, b.image, r.digest)
+	img, preds := fipsgatePredicates(t, b.image, r.digest)
+	vsas := mustSummarize(t, img, preds)
 	for _, platform := range []string{"linux/amd64", "linux/386"} {
 		p, ok := preds[platform]
 		if !ok || p.Result != predicate.Passed {
@@ -298,6 +338,11 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 	mustSucceed(t, "the --no-cache rebuild", fresh)
 	if !regexp.MustCompile(`\[fipsgate linux/amd64\] ` + regexp.QuoteMeta(probe.RunTitle(probe.RunStatic)) + `\n(#\d+ [0-9.]+ .*\n)*#\d+ DONE`).MatchString(fresh.output) {
 		t.Errorf("--no-cache did not re-run the checks:\n%s", fresh.output)
+	}
+	// The checks ran again; the summary of what they found is the same.
+	freshImg, freshPreds := fipsgatePredicates(t, b.image, fresh.digest)
+	if rerun := mustSummarize(t, freshImg, freshPreds); !reflect.DeepEqual(rerun, vsas) {
+		t.Errorf("the --no-cache rebuild changed the VSAs: %v, then %v", vsas, rerun)
 	}
 	// The negative tests run one after the other in the check container,
 	// each on its own breakage: each shows in the progress output.

@@ -304,11 +304,15 @@ func solve(ctx context.Context, c client.Client, st llb.State) (client.Reference
 	return r.SingleRef()
 }
 
-// attest attaches one in-toto attestation per platform, all predicates
-// written by one file operation and solved once.
+// attest attaches two in-toto attestations per platform: fipsgate's
+// predicate, and the SLSA verification summary (VSA) of it, all written by
+// one file operation and solved once. Both are derived from the reports
+// alone, with no time in them, so that an unchanged rebuild attaches the
+// same bytes.
 func attest(ctx context.Context, c client.Client, res *client.Result, platforms []checked, opts Options) error {
+	type statements struct{ predicate, summary string }
 	st := llb.Scratch()
-	files := map[string]string{}
+	files := map[string]statements{}
 	for _, pl := range platforms {
 		t := pl.target
 		var warnings []predicate.Warning
@@ -327,9 +331,14 @@ func attest(ctx context.Context, c client.Client, res *client.Result, platforms 
 		if err != nil {
 			return err
 		}
-		name := "/" + strings.NewReplacer("/", "-", ":", "-").Replace(t.ID) + ".fipsgate.json"
-		files[t.ID] = name
-		st = st.File(llb.Mkfile(name, 0o644, dt), llb.WithCustomName(fmt.Sprintf("[%s %s] attestation", probe.Name, t.ID)))
+		vsa, err := json.MarshalIndent(predicate.Summarize(p, opts.ResourceURI), "", "  ")
+		if err != nil {
+			return err
+		}
+		base := "/" + strings.NewReplacer("/", "-", ":", "-").Replace(t.ID)
+		f := statements{predicate: base + ".fipsgate.json", summary: base + ".vsa.json"}
+		files[t.ID] = f
+		st = st.File(llb.Mkfile(f.predicate, 0o644, dt).Mkfile(f.summary, 0o644, vsa), llb.WithCustomName(fmt.Sprintf("[%s %s] attestation", probe.Name, t.ID)))
 	}
 	ref, err := solve(ctx, c, st)
 	if err != nil {
@@ -340,8 +349,14 @@ func attest(ctx context.Context, c client.Client, res *client.Result, platforms 
 		res.AddAttestation(t.ID, client.Attestation{
 			Kind:   gatewaypb.AttestationKind_InToto,
 			Ref:    ref,
-			Path:   files[t.ID],
+			Path:   files[t.ID].predicate,
 			InToto: result.InTotoAttestation{PredicateType: predicate.Type},
+		})
+		res.AddAttestation(t.ID, client.Attestation{
+			Kind:   gatewaypb.AttestationKind_InToto,
+			Ref:    ref,
+			Path:   files[t.ID].summary,
+			InToto: result.InTotoAttestation{PredicateType: predicate.VSAType},
 		})
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -98,8 +99,8 @@ func (r *ref) ReadDir(context.Context, client.ReadDirRequest) ([]*fstypes.Stat, 
 
 // fakeClient is the gateway client. Solve tells the requests apart by
 // their operations: a local source alone is the build context, a merge of
-// probe containers the checks, a file made at *.fipsgate.json the
-// attestations; anything else is the upstream builder's image.
+// probe containers the checks, files made at *.fipsgate.json and
+// *.vsa.json the attestations; anything else is the upstream builder's image.
 type fakeClient struct {
 	opts    map[string]string
 	context map[string]file
@@ -187,7 +188,7 @@ func (c *fakeClient) Solve(ctx context.Context, req client.SolveRequest) (*clien
 						return nil, fmt.Errorf("fake gateway: a probe spec: %w", err)
 					}
 					specs = append(specs, spec)
-				case strings.HasSuffix(mk.Path, ".fipsgate.json"):
+				case strings.HasSuffix(mk.Path, ".fipsgate.json"), strings.HasSuffix(mk.Path, ".vsa.json"):
 					made[mk.Path] = mk.Data
 				}
 			}
@@ -358,7 +359,8 @@ func (c *fakeClient) specsByRun() map[string]probe.Spec {
 	return m
 }
 
-// Every platform that passed gets one attestation, made in one solve after
+// Every platform that passed gets its predicate and the verification
+// summary of it (VSA), all made in one solve after
 // the checks, all of whose containers were solved in one request; the
 // image config reached every check container; the result of each run was
 // read, and nothing else.
@@ -416,24 +418,38 @@ func TestGatewayAttestsEveryPlatform(t *testing.T) {
 	}
 	for _, p := range platforms {
 		atts := res.Attestations[p]
-		if len(atts) != 1 {
-			t.Errorf("%s: %d attestations", p, len(atts))
+		if len(atts) != 2 {
+			t.Errorf("%s: %d attestations, want the predicate and the VSA", p, len(atts))
 			continue
 		}
-		a := atts[0]
-		if a.Kind != gatewaypb.AttestationKind_InToto || a.InToto.PredicateType != predicate.Type || a.Ref == nil || len(a.InToto.Subjects) != 0 {
-			t.Errorf("%s: attestation %+v", p, a)
+		for _, a := range atts {
+			if a.Kind != gatewaypb.AttestationKind_InToto || a.Ref == nil || len(a.InToto.Subjects) != 0 {
+				t.Errorf("%s: attestation %+v", p, a)
+			}
+		}
+		if atts[0].InToto.PredicateType != predicate.Type || atts[1].InToto.PredicateType != predicate.VSAType {
+			t.Fatalf("%s: predicate types %s, %s", p, atts[0].InToto.PredicateType, atts[1].InToto.PredicateType)
 		}
 		var pred predicate.Predicate
-		if err := json.Unmarshal(c.attestation[a.Path], &pred); err != nil {
-			t.Fatalf("%s: the attestation at %q: %v", p, a.Path, err)
+		if err := json.Unmarshal(c.attestation[atts[0].Path], &pred); err != nil {
+			t.Fatalf("%s: the attestation at %q: %v", p, atts[0].Path, err)
 		}
 		if pred.Platform != p || pred.Result != predicate.Passed || pred.Verifier.Version != Version || len(pred.Stages) != 5 ||
 			!slices.Equal(pred.Application.Command, []string{"/usr/bin/app", "--serve"}) {
 			t.Errorf("%s: predicate %+v", p, pred)
 		}
+		var vsa predicate.VerificationSummary
+		if err := json.Unmarshal(c.attestation[atts[1].Path], &vsa); err != nil {
+			t.Fatalf("%s: the VSA at %q: %v", p, atts[1].Path, err)
+		}
+		if want := predicate.Summarize(pred, ""); !reflect.DeepEqual(vsa, want) {
+			t.Errorf("%s: VSA %+v, want %+v", p, vsa, want)
+		}
+		if !slices.Equal(vsa.VerifiedLevels, []string{predicate.LevelEnforcedApplication}) || vsa.ResourceURI != predicate.UnboundResourceURI {
+			t.Errorf("%s: VSA %+v", p, vsa)
+		}
 	}
-	if len(c.attestation) != 2 {
+	if len(c.attestation) != 4 {
 		t.Errorf("attestation files: %d", len(c.attestation))
 	}
 }
@@ -441,7 +457,7 @@ func TestGatewayAttestsEveryPlatform(t *testing.T) {
 // Without an application (FIPSGATE_CHECK=none), the static and OpenSSL
 // runs alone are solved and read, and the platform is attested on them.
 func TestGatewayWithoutApplication(t *testing.T) {
-	c := newClient("linux/amd64", map[string]string{"FIPSGATE_CHECK": "none"})
+	c := newClient("linux/amd64", map[string]string{"FIPSGATE_CHECK": "none", "FIPSGATE_RESOURCE_URI": "pkg:docker/registry.example/base"})
 	res, err := Build(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
@@ -454,8 +470,18 @@ func TestGatewayWithoutApplication(t *testing.T) {
 	if !slices.Equal(runs, []string{probe.RunOpenSSL, probe.RunStatic}) {
 		t.Errorf("runs %q", runs)
 	}
-	if len(res.Attestations["linux/amd64"]) != 1 {
-		t.Errorf("attestations %+v", res.Attestations)
+	atts := res.Attestations["linux/amd64"]
+	if len(atts) != 2 || atts[1].InToto.PredicateType != predicate.VSAType {
+		t.Fatalf("attestations %+v", res.Attestations)
+	}
+	// OpenSSL alone is what the summary says was verified, for the
+	// resource the build named.
+	var vsa predicate.VerificationSummary
+	if err := json.Unmarshal(c.attestation[atts[1].Path], &vsa); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(vsa.VerifiedLevels, []string{predicate.LevelEnforcedOpenSSL}) || vsa.ResourceURI != "pkg:docker/registry.example/base" {
+		t.Errorf("VSA %+v", vsa)
 	}
 }
 
@@ -589,7 +615,7 @@ func TestGatewayWarningsInThePredicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	atts := res.Attestations["linux/amd64"]
-	if len(atts) != 1 {
+	if len(atts) != 2 {
 		t.Fatalf("attestations %+v", res.Attestations)
 	}
 	var pred predicate.Predicate

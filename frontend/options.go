@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/moby/buildkit/util/suggest"
@@ -44,6 +46,12 @@ type Options struct {
 	// Exceptions names the file of accepted inventory findings:
 	// "PATH" in the build context, or "NAME:PATH" in named context NAME.
 	Exceptions string `json:"exceptions,omitempty"`
+	// ResourceURI is the resourceUri of the verification summary (VSA):
+	// where consumers will fetch the image from, which a frontend is not
+	// told; empty: predicate.UnboundResourceURI. It changes nothing that
+	// is verified, so the predicate's options leave it out: the VSA
+	// carries it.
+	ResourceURI string `json:"-"`
 }
 
 // DefaultOptions are the values in force when nothing is set.
@@ -106,6 +114,14 @@ var options = map[string]option{
 			return errInvalid
 		}
 		o.Exceptions = v
+		return nil
+	}},
+	"FIPSGATE_RESOURCE_URI": {"an absolute URI (scheme:…), e.g. pkg:docker/registry.example/app or https://registry.example/app", func(o *Options, v string) error {
+		u, err := url.Parse(v)
+		if err != nil || u.Scheme == "" || len(v) > 2048 || strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) {
+			return errInvalid
+		}
+		o.ResourceURI = v
 		return nil
 	}},
 }

@@ -53,14 +53,6 @@ inputs_hash() {
 	} | sha256sum | cut -c1-16
 }
 
-in_registry() { # REPO TAG
-	curl -fsS -o /dev/null --head \
-		-H 'Accept: application/vnd.oci.image.index.v1+json' \
-		-H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
-		-H 'Accept: application/vnd.oci.image.manifest.v1+json' \
-		"http://$REGISTRY/v2/$1/manifests/$2" 2>/dev/null
-}
-
 # rootfs NAME ARCH DIR: the root filesystem tar, cached by suite, packages and
 # architecture, so that changing only the Dockerfile does not re-bootstrap.
 rootfs() {

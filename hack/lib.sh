@@ -44,6 +44,15 @@ retry() {
 	done
 }
 
+# in_registry REPO TAG: whether the dev registry holds that tag.
+in_registry() {
+	curl -fsS -o /dev/null --head \
+		-H 'Accept: application/vnd.oci.image.index.v1+json' \
+		-H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
+		-H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+		"http://${FIPSGATE_REGISTRY:-$REGISTRY_ADDR}/v2/$1/manifests/$2" 2>/dev/null
+}
+
 export PATH="$TOOLS_BIN:$PATH"
 export BUILDKIT_HOST=$BUILDKIT_HOST_ADDR
 
