@@ -26,6 +26,9 @@ LOG_DIR=$STATE_DIR/logs
 
 BUILDKIT_SOCK=$RUN_DIR/buildkitd.sock
 BUILDKIT_HOST_ADDR=unix://$BUILDKIT_SOCK
+# A second buildkitd, for the multi-node builder tests (buildx builders of
+# two nodes): its own socket, state and cache.
+BUILDKIT_NODE2_ADDR=unix://$RUN_DIR/buildkitd-node2.sock
 REGISTRY_PORT=${FIPSGATE_REGISTRY_PORT:-5000}
 REGISTRY_ADDR=127.0.0.1:$REGISTRY_PORT
 BUILDX_BUILDER_NAME=${FIPSGATE_BUILDX_BUILDER:-fipsgate}
