@@ -289,3 +289,28 @@ func headDigest(t *testing.T, image string) string {
 	}
 	return resp.Header.Get("Docker-Content-Digest")
 }
+
+// TestReleasePlatforms: the release workflow publishes the frontend image
+// and the CLI for the platforms make frontend-image builds and tests.
+func TestReleasePlatforms(t *testing.T) {
+	dt, err := os.ReadFile(filepath.Join(repoRoot(t), ".github", "workflows", "release.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^\s+PLATFORMS:\s*(\S+)\s*$`).FindSubmatch(dt)
+	if m == nil {
+		t.Fatal("release.yml sets no PLATFORMS")
+	}
+	var got []string
+	for _, p := range strings.Split(string(m[1]), ",") {
+		pp, err := platforms.Parse(p)
+		if err != nil {
+			t.Fatalf("release.yml PLATFORMS: %v", err)
+		}
+		got = append(got, platforms.Format(platforms.Normalize(pp)))
+	}
+	slices.Sort(got)
+	if want := frontendPlatforms(t); !slices.Equal(got, want) {
+		t.Errorf("release.yml publishes %q, hack/frontend-platforms lists %q", got, want)
+	}
+}
