@@ -80,7 +80,16 @@ rootfs() {
 build_image() {
 	local name=$1 hash platforms=() arch dir
 	hash=$(inputs_hash "$name")
-	if in_registry "fipsgate/$name" "inputs-$hash" && in_registry "fipsgate/$name" "$SUITE"; then
+	local built
+	built=$(registry_digest "fipsgate/$name" "inputs-$hash")
+	if [ -n "$built" ]; then
+		# Built before; the suite's tag may have moved since (a checkout
+		# of other inputs sharing the registry built its own).
+		if [ "$(registry_digest "fipsgate/$name" "$SUITE")" != "$built" ]; then
+			retag "fipsgate/$name" "inputs-$hash" "$SUITE" || die "tagging fipsgate/$name:$SUITE again failed"
+			log "base image fipsgate/$name: $SUITE names again what these inputs built ($built)"
+			return
+		fi
 		log "base image fipsgate/$name is up to date ($REGISTRY/fipsgate/$name:$SUITE)"
 		return
 	fi
