@@ -36,13 +36,12 @@ type Target struct {
 	Probe *Probe
 }
 
-// Probe is a probe of a platform of its own: a state whose /bin/fipsgate is
-// the probe, and the platform of that binary. A check container declared
-// for a platform the builder's kernel does not run is run by BuildKit
-// through its own emulator (buildkit-qemu-*) where the host registered none,
-// which a container declared for the builder's platform never is: its
-// probe would start the image's programs, and the kernel could not run
-// them.
+// Probe is the probe of one platform: a state whose /bin/fipsgate is the
+// frontend binary of that platform, and the platform. Its check containers
+// are declared for that platform, so that BuildKit runs them as it runs the
+// platform's own steps: through its own emulator (buildkit-qemu-*) where the
+// host registered none. A container declared for the builder's platform
+// never gets one, and there the image's programs could not run.
 type Probe struct {
 	State    llb.State
 	Platform ocispecs.Platform
