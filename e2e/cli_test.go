@@ -30,6 +30,7 @@ type build struct {
 	noCacheFilter []string          // --no-cache-filter
 	sbomGenerator string            // --sbom=generator=IMAGE (the attest:sbom attribute); none when empty
 	provenance    string            // --provenance=VALUE, e.g. mode=max (attest:provenance); none when empty
+	builder       string            // docker buildx build --builder: BUILDX_BUILDER unless set
 }
 
 // result is what a CLI run left behind.
@@ -151,7 +152,11 @@ func (buildxCLI) name() string { return "docker-buildx" }
 
 func (buildxCLI) run(t *testing.T, b build) result {
 	t.Helper()
-	args := []string{"buildx", "build", "--builder", buildxBuilder, "--progress=plain",
+	builder := buildxBuilder
+	if b.builder != "" {
+		builder = b.builder
+	}
+	args := []string{"buildx", "build", "--builder", builder, "--progress=plain",
 		"--file", b.dockerfile,
 		"--build-arg", "SOURCE_DATE_EPOCH=" + sourceDateEpoch,
 	}

@@ -20,6 +20,8 @@ var (
 	frontendImage = os.Getenv("FIPSGATE_FRONTEND_IMAGE")
 	buildxBuilder = os.Getenv("BUILDX_BUILDER")
 	buildkitHost  = os.Getenv("BUILDKIT_HOST")
+	// A second buildkitd, for builders of two nodes.
+	buildkitNode2 = os.Getenv("FIPSGATE_BUILDKIT_NODE2")
 )
 
 func TestMain(m *testing.M) {
@@ -28,6 +30,7 @@ func TestMain(m *testing.M) {
 		"FIPSGATE_FRONTEND_IMAGE": frontendImage,
 		"BUILDX_BUILDER":          buildxBuilder,
 		"BUILDKIT_HOST":           buildkitHost,
+		"FIPSGATE_BUILDKIT_NODE2": buildkitNode2,
 	} {
 		if v == "" {
 			fmt.Fprintf(os.Stderr, "e2e: %s is not set; run the end-to-end tests with `make e2e` (or `make test`)\n", name)

@@ -258,6 +258,9 @@ func runChecks(ctx context.Context, c client.Client, targets []probe.Target, opt
 	if err != nil {
 		return nil, err
 	}
+	if err := ownProbes(ctx, c, probeState, targets); err != nil {
+		return nil, err
+	}
 	o := probe.Options{Probe: probeState, IgnoreCache: noCache}
 	// The probe bounds its own work and says what it was waiting on; this
 	// bounds the rest (starting containers, reading results), so that

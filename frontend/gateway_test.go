@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/containerd/platforms"
 	"github.com/fipsgate/fipsgate/internal/probe"
 	"github.com/fipsgate/fipsgate/predicate"
 	"github.com/moby/buildkit/client/llb"
@@ -22,6 +23,7 @@ import (
 	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	fstypes "github.com/tonistiigi/fsutil/types"
 )
 
@@ -109,11 +111,17 @@ type fakeClient struct {
 	probe func(spec probe.Spec) (f file, ok bool)
 	// checksErr fails the solve of the checks.
 	checksErr error
+	// frontend is the frontend image CurrentFrontend names (default
+	// fipsgate.invalid/fipsgate:test); frontendConfigs its image config
+	// by the platform asked for, as ResolveImageConfig answers.
+	frontend        string
+	frontendConfigs map[string]ocispecs.Image
 
 	mu          sync.Mutex
 	log         []string          // solves and reads, in order
 	specs       []probe.Spec      // what the check containers were given
 	roots       map[string]string // by platform and run: what each one's root is
+	probes      map[string]string // by platform and run: its probe's source, and its platform
 	attestation map[string][]byte // the attestation files made
 	warnings    []string
 }
@@ -243,15 +251,20 @@ func (c *fakeClient) recordRoots(ops map[digest.Digest]*pb.Op, execs []*pb.Op) {
 	defer c.mu.Unlock()
 	if c.roots == nil {
 		c.roots = map[string]string{}
+		c.probes = map[string]string{}
 	}
 	for _, e := range execs {
 		var spec probe.Spec
 		root := "no root"
+		probeSource := "no probe"
 		for _, m := range e.GetExec().Mounts {
 			if m.Input < 0 || int(m.Input) >= len(e.Inputs) {
 				continue
 			}
 			in := ops[digest.Digest(e.Inputs[m.Input].Digest)]
+			if m.Dest == probe.ProbeDir && in.GetSource() != nil {
+				probeSource = in.GetSource().Identifier
+			}
 			if in == nil || in.GetFile() == nil || len(in.GetFile().Actions) == 0 {
 				continue
 			}
@@ -264,11 +277,32 @@ func (c *fakeClient) recordRoots(ops map[digest.Digest]*pb.Op, execs []*pb.Op) {
 			}
 		}
 		c.roots[spec.Platform+" "+spec.Run] = root
+		p := e.Platform
+		c.probes[spec.Platform+" "+spec.Run] = probeSource + " on " + platforms.Format(ocispecs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
 	}
 }
 
-func (c *fakeClient) ResolveImageConfig(context.Context, string, sourceresolver.Opt) (string, digest.Digest, []byte, error) {
-	return "", "", nil, errors.New("fake gateway: no registry")
+// ResolveImageConfig knows the frontend image alone: as a registry
+// does, an index answers for the platforms it has, a single manifest for
+// any.
+func (c *fakeClient) ResolveImageConfig(_ context.Context, ref string, opt sourceresolver.Opt) (string, digest.Digest, []byte, error) {
+	p := platforms.Format(*opt.ImageOpt.Platform)
+	c.record("resolve " + ref + " for " + p)
+	if ref != c.frontend || !strings.Contains(ref, "@") {
+		return "", "", nil, errors.New("fake gateway: no registry")
+	}
+	img, ok := c.frontendConfigs[p]
+	if len(c.frontendConfigs) == 1 {
+		// A single manifest.
+		for _, only := range c.frontendConfigs {
+			img, ok = only, true
+		}
+	}
+	if !ok {
+		return "", "", nil, fmt.Errorf("%s: no match for platform in manifest: not found", ref)
+	}
+	dt, err := json.Marshal(img)
+	return ref, digest.Digest(strings.SplitN(ref, "@", 2)[1]), dt, err
 }
 
 func (c *fakeClient) ResolveSourceMetadata(context.Context, *pb.SourceOp, sourceresolver.Opt) (*sourceresolver.MetaResponse, error) {
@@ -292,7 +326,11 @@ func (c *fakeClient) Warn(_ context.Context, _ digest.Digest, msg string, _ clie
 
 // CurrentFrontend is the frontend image, whose binary is the probe.
 func (c *fakeClient) CurrentFrontend() (*llb.State, error) {
-	st := llb.Image("fipsgate.invalid/fipsgate:test")
+	ref := c.frontend
+	if ref == "" {
+		ref = "fipsgate.invalid/fipsgate:test"
+	}
+	st := llb.Image(ref)
 	return &st, nil
 }
 
@@ -702,3 +740,82 @@ func TestGatewayWithoutFrontendImage(t *testing.T) {
 type noFrontend struct{ client.Client }
 
 func (noFrontend) CurrentFrontend() (*llb.State, error) { return nil, nil }
+
+// A platform the builder may run only emulated is checked with the
+// frontend image's probe of that platform, in containers declared for it,
+// from the index the builder resolved; the builder's own platform with the
+// builder's probe, without resolving anything. Where the frontend image has
+// no probe for it, the builder's probe checks it, and the build warns.
+func TestGatewayProbesOfTheirOwn(t *testing.T) {
+	builder := platforms.Format(platforms.Normalize(platforms.DefaultSpec()))
+	foreign, unpublished := "linux/arm64", "linux/mips64le"
+	if strings.HasPrefix(builder, "linux/arm64") {
+		foreign = "linux/amd64"
+	}
+	pinned := "fipsgate.invalid/fipsgate@sha256:" + strings.Repeat("0", 64)
+	config := func(id string) ocispecs.Image {
+		return ocispecs.Image{Platform: platforms.MustParse(id)}
+	}
+	index := map[string]ocispecs.Image{builder: config(builder), foreign: config(foreign)}
+	for _, tc := range []struct {
+		name     string
+		frontend string
+		configs  map[string]ocispecs.Image
+		// whether each platform gets a probe of its own, and the warnings
+		own      map[string]bool
+		warnings []string
+	}{
+		{"an index of the builder's and the foreign platform", pinned, index,
+			map[string]bool{builder: false, foreign: true, unpublished: false},
+			[]string{unpublished + " is checked with the builder's own probe, since the frontend image " + pinned + " has no probe for it: " + pinned + ": no match for platform",
+				"its programs then run only if the builder's host registered an emulator for them with binfmt_misc"}},
+		{"a frontend image of one platform", pinned, map[string]ocispecs.Image{builder: config(builder)},
+			map[string]bool{builder: false, foreign: false, unpublished: false},
+			[]string{foreign + " is checked with the builder's own probe, since the frontend image " + pinned + " has no probe for it (only for " + builder + ")"}},
+		{"a frontend image not pinned to a digest", "fipsgate.invalid/fipsgate:test", index,
+			map[string]bool{builder: false, foreign: false, unpublished: false},
+			[]string{foreign + " is checked with the builder's own probe, since the frontend image fipsgate.invalid/fipsgate:test is not pinned to a digest"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClient(strings.Join([]string{builder, foreign, unpublished}, ","), nil)
+			c.frontend, c.frontendConfigs = tc.frontend, tc.configs
+			res, err := Build(context.Background(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Attestations) != 3 {
+				t.Errorf("attested: %v", res.Attestations)
+			}
+			resolves := c.logged("resolve ")
+			for id, own := range tc.own {
+				want := "docker-image://" + tc.frontend + " on " + builder
+				if own {
+					want = "docker-image://" + tc.frontend + " on " + id
+				}
+				for _, run := range probe.Runs() {
+					if got := c.probes[id+" "+run]; got != want {
+						t.Errorf("%s %s: the probe is %s, want %s", id, run, got, want)
+					}
+				}
+				if own && !slices.Contains(resolves, "resolve "+pinned+" for "+id) {
+					t.Errorf("%s: its probe was not resolved: %q", id, resolves)
+				}
+			}
+			if slices.ContainsFunc(resolves, func(r string) bool { return strings.HasSuffix(r, " for "+builder) }) {
+				t.Errorf("the builder's own platform was resolved: %q", resolves)
+			}
+			if tc.warnings == nil && len(resolves) != 0 {
+				t.Errorf("the frontend image was resolved: %q", resolves)
+			}
+			warnings := strings.Join(c.warnings, "\n")
+			for _, w := range tc.warnings {
+				if !strings.Contains(warnings, w) {
+					t.Errorf("the warnings do not say %q:\n%s", w, warnings)
+				}
+			}
+			if tc.warnings == nil && len(c.warnings) != 0 {
+				t.Errorf("warnings %q", c.warnings)
+			}
+		})
+	}
+}

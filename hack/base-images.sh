@@ -3,12 +3,13 @@
 # registry (dev-up must have run):
 #
 #   $FIPSGATE_REGISTRY/fipsgate/debian:trixie       linux/amd64, linux/386
-#   $FIPSGATE_REGISTRY/fipsgate/debian-fips:trixie  linux/amd64, linux/386
+#   $FIPSGATE_REGISTRY/fipsgate/debian-fips:trixie  linux/amd64, linux/386, linux/arm64
 #   $FIPSGATE_REGISTRY/fipsgate/gobuilder:trixie    linux/amd64
 #   $FIPSGATE_REGISTRY/fipsgate/debian-fips-node:trixie  linux/amd64
 #
 # Root filesystems come from mmdebstrap (Debian's main suite only); the images
-# from hack/base-images/Dockerfile. Each image is also tagged with a hash of
+# from hack/base-images/Dockerfile. linux/arm64 runs through qemu-user here
+# (hack/binfmt.sh, which dev-up runs): its bootstrap takes minutes, once. Each image is also tagged with a hash of
 # its inputs, and nothing is rebuilt while that tag is in the registry.
 source "$(dirname "$0")/lib.sh"
 
@@ -25,7 +26,7 @@ declare -A PACKAGES=(
 )
 declare -A ARCHES=(
 	[debian]="amd64 386"
-	[debian-fips]="amd64 386"
+	[debian-fips]="amd64 386 arm64"
 	[gobuilder]="amd64"
 	[debian-fips-node]="amd64"
 )
@@ -79,7 +80,16 @@ rootfs() {
 build_image() {
 	local name=$1 hash platforms=() arch dir
 	hash=$(inputs_hash "$name")
-	if in_registry "fipsgate/$name" "inputs-$hash" && in_registry "fipsgate/$name" "$SUITE"; then
+	local built
+	built=$(registry_digest "fipsgate/$name" "inputs-$hash")
+	if [ -n "$built" ]; then
+		# Built before; the suite's tag may have moved since (a checkout
+		# of other inputs sharing the registry built its own).
+		if [ "$(registry_digest "fipsgate/$name" "$SUITE")" != "$built" ]; then
+			retag "fipsgate/$name" "inputs-$hash" "$SUITE" || die "tagging fipsgate/$name:$SUITE again failed"
+			log "base image fipsgate/$name: $SUITE names again what these inputs built ($built)"
+			return
+		fi
 		log "base image fipsgate/$name is up to date ($REGISTRY/fipsgate/$name:$SUITE)"
 		return
 	fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stops the dev buildkitd and registry started by dev-up, and removes the
+# Stops the dev buildkitds and registry started by dev-up, and removes the
 # buildx builder. Idempotent. Caches and registry contents are kept.
 source "$(dirname "$0")/lib.sh"
 
@@ -20,4 +20,5 @@ if command -v docker >/dev/null && docker buildx inspect "$BUILDX_BUILDER_NAME" 
 	docker buildx rm "$BUILDX_BUILDER_NAME" >/dev/null 2>&1 || true
 fi
 stop buildkitd
+stop buildkitd-node2
 stop registry

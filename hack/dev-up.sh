@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Brings up the dev environment, idempotently: installs what is missing, builds
 # the pinned BuildKit, buildx and registry binaries (cached), starts a rootful
-# buildkitd (OCI worker, runc, overlayfs) on a private unix socket and a
-# registry on loopback, and registers a buildx "remote" builder for them.
+# buildkitd (OCI worker, runc, overlayfs) on a private unix socket, a second
+# one for the multi-node builder tests, and a registry on loopback, and
+# registers a buildx "remote" builder for the first.
 # Ends by printing the export lines a shell needs: eval "$(make -s dev-up)".
 source "$(dirname "$0")/lib.sh"
 
@@ -62,19 +63,23 @@ EOF
 	die "registry did not come up on $REGISTRY_ADDR; see $LOG_DIR/registry.log"
 }
 
-buildkitd_up() { buildctl --addr "$BUILDKIT_HOST_ADDR" debug workers >/dev/null 2>&1; }
+buildkitd_up() { buildctl --addr "$1" debug workers >/dev/null 2>&1; }
 
+# start_buildkitd NAME ADDR STATE: a buildkitd serving ADDR, with its pid
+# file and configuration at $RUN_DIR/NAME.*, its log at $LOG_DIR/NAME.log,
+# its state and cache in the directory STATE.
 start_buildkitd() {
-	if running "$RUN_DIR/buildkitd.pid" && buildkitd_up; then return; fi
-	mkdir -p "$STATE_DIR/buildkit" "$RUN_DIR" "$LOG_DIR"
+	local name=$1 addr=$2 state=$3
+	if running "$RUN_DIR/$name.pid" && buildkitd_up "$addr"; then return; fi
+	mkdir -p "$state" "$RUN_DIR" "$LOG_DIR"
 	# ghcr.io is mirrored to the dev registry so that Dockerfiles can name the
 	# published frontend and base images (`# syntax=ghcr.io/fipsgate/fipsgate:1`)
 	# and resolve them here, where no outside registry can be reached.
-	cat >"$RUN_DIR/buildkitd.toml" <<EOF
-root = "$STATE_DIR/buildkit"
+	cat >"$RUN_DIR/$name.toml" <<EOF
+root = "$state"
 
 [grpc]
-  address = ["$BUILDKIT_HOST_ADDR"]
+  address = ["$addr"]
 
 [worker.oci]
   enabled = true
@@ -92,17 +97,17 @@ root = "$STATE_DIR/buildkit"
 [registry."ghcr.io"]
   mirrors = ["$REGISTRY_ADDR"]
 EOF
-	log "starting buildkitd on $BUILDKIT_HOST_ADDR (log: $LOG_DIR/buildkitd.log)"
-	setsid "$TOOLS_BIN/buildkitd" --config "$RUN_DIR/buildkitd.toml" \
-		>>"$LOG_DIR/buildkitd.log" 2>&1 </dev/null &
-	echo $! >"$RUN_DIR/buildkitd.pid"
+	log "starting $name on $addr (log: $LOG_DIR/$name.log)"
+	setsid "$TOOLS_BIN/buildkitd" --config "$RUN_DIR/$name.toml" \
+		>>"$LOG_DIR/$name.log" 2>&1 </dev/null &
+	echo $! >"$RUN_DIR/$name.pid"
 	for _ in $(seq 300); do
-		buildkitd_up && return
-		running "$RUN_DIR/buildkitd.pid" || break
+		buildkitd_up "$addr" && return
+		running "$RUN_DIR/$name.pid" || break
 		sleep 0.1
 	done
-	tail -n 20 "$LOG_DIR/buildkitd.log" >&2 || true
-	die "buildkitd did not come up on $BUILDKIT_HOST_ADDR; see $LOG_DIR/buildkitd.log"
+	tail -n 20 "$LOG_DIR/$name.log" >&2 || true
+	die "$name did not come up on $addr; see $LOG_DIR/$name.log"
 }
 
 create_builder() {
@@ -115,14 +120,19 @@ create_builder() {
 }
 
 "$(dirname "$0")/packages.sh"
+# Before buildkitd starts, which lists the platforms it runs as it starts.
+"$(dirname "$0")/binfmt.sh"
 build_tools
 start_registry
-start_buildkitd
+start_buildkitd buildkitd "$BUILDKIT_HOST_ADDR" "$STATE_DIR/buildkit"
+# A second node, for the multi-node builder tests.
+start_buildkitd buildkitd-node2 "$BUILDKIT_NODE2_ADDR" "$STATE_DIR/buildkit-node2"
 create_builder
 
 cat <<EOF
 export BUILDKIT_HOST=$BUILDKIT_HOST_ADDR
 export FIPSGATE_REGISTRY=$REGISTRY_ADDR
 export BUILDX_BUILDER=$BUILDX_BUILDER_NAME
+export FIPSGATE_BUILDKIT_NODE2=$BUILDKIT_NODE2_ADDR
 export PATH=$TOOLS_BIN:"\$PATH"
 EOF

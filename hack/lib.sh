@@ -26,6 +26,9 @@ LOG_DIR=$STATE_DIR/logs
 
 BUILDKIT_SOCK=$RUN_DIR/buildkitd.sock
 BUILDKIT_HOST_ADDR=unix://$BUILDKIT_SOCK
+# A second buildkitd, for the multi-node builder tests (buildx builders of
+# two nodes): its own socket, state and cache.
+BUILDKIT_NODE2_ADDR=unix://$RUN_DIR/buildkitd-node2.sock
 REGISTRY_PORT=${FIPSGATE_REGISTRY_PORT:-5000}
 REGISTRY_ADDR=127.0.0.1:$REGISTRY_PORT
 BUILDX_BUILDER_NAME=${FIPSGATE_BUILDX_BUILDER:-fipsgate}
@@ -44,13 +47,34 @@ retry() {
 	done
 }
 
+MANIFEST_ACCEPT=(
+	-H 'Accept: application/vnd.oci.image.index.v1+json'
+	-H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json'
+	-H 'Accept: application/vnd.oci.image.manifest.v1+json'
+)
+
 # in_registry REPO TAG: whether the dev registry holds that tag.
 in_registry() {
-	curl -fsS -o /dev/null --head \
-		-H 'Accept: application/vnd.oci.image.index.v1+json' \
-		-H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
-		-H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+	curl -fsS -o /dev/null --head "${MANIFEST_ACCEPT[@]}" \
 		"http://${FIPSGATE_REGISTRY:-$REGISTRY_ADDR}/v2/$1/manifests/$2" 2>/dev/null
+}
+
+# registry_digest REPO TAG: the digest the tag names in the dev registry, or
+# nothing.
+registry_digest() {
+	curl -fsS -o /dev/null --head -w '%header{docker-content-digest}' "${MANIFEST_ACCEPT[@]}" \
+		"http://${FIPSGATE_REGISTRY:-$REGISTRY_ADDR}/v2/$1/manifests/$2" 2>/dev/null || true
+}
+
+# retag REPO FROM TO: points the tag TO at the manifest FROM names.
+retag() {
+	local url="http://${FIPSGATE_REGISTRY:-$REGISTRY_ADDR}/v2/$1/manifests" body type rc
+	body=$(mktemp)
+	type=$(curl -fsS "${MANIFEST_ACCEPT[@]}" -o "$body" -w '%{content_type}' "$url/$2") &&
+		curl -fsS -o /dev/null -X PUT -H "Content-Type: $type" --data-binary "@$body" "$url/$3"
+	rc=$?
+	rm -f "$body"
+	return $rc
 }
 
 export PATH="$TOOLS_BIN:$PATH"

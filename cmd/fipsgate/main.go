@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	"github.com/fipsgate/fipsgate/frontend"
 	"github.com/fipsgate/fipsgate/internal/probe"
@@ -14,10 +15,13 @@ import (
 	_ "github.com/moby/buildkit/util/grpcutil/encoding/proto"
 )
 
-// version is set at link time (-X main.version=...).
-var version = "dev"
+// version is set at link time (-X main.version=...) by the frontend image's
+// build and the release; a binary built without it reports what the Go
+// toolchain recorded (buildVersion).
+var version string
 
 func main() {
+	version = buildVersion(version, debug.ReadBuildInfo)
 	frontend.Version = version
 	if len(os.Args) > 1 {
 		os.Exit(runCommand(os.Args[1:]))
@@ -26,6 +30,20 @@ func main() {
 		bklog.L.Errorf("fatal error: %+v", err)
 		os.Exit(1)
 	}
+}
+
+// buildVersion is the version fipsgate reports and writes into predicates:
+// the one linked in, else the main module's version as the Go toolchain
+// recorded it — v1.2.3 for `go install github.com/fipsgate/fipsgate/cmd/fipsgate@v1.2.3`,
+// a pseudo-version for a build from a checkout — else "dev".
+func buildVersion(linked string, readBuildInfo func() (*debug.BuildInfo, bool)) string {
+	if linked != "" {
+		return linked
+	}
+	if bi, ok := readBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
 }
 
 const usage = `fipsgate — a BuildKit frontend that builds a Dockerfile and proves the image enforces FIPS.

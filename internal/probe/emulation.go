@@ -460,6 +460,13 @@ func decideEmulation(k kernel, progs []program, bf binfmt) Emulation {
 	if len(how) == 0 {
 		how = append(how, "no ELF program of the image is started")
 	}
+	// A probe of the platform's own machine (the frontend image's for a
+	// platform the builder does not run) runs emulated itself.
+	if k.Self != nil {
+		if native, why := k.native(*k.Self); !native {
+			how = append(how, fmt.Sprintf("the probe itself is %s and runs emulated too (%s)", k.Self, why))
+		}
+	}
 	if e.Emulated {
 		e.TimeScale = EmulationTimeScale
 	}

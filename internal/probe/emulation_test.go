@@ -161,6 +161,8 @@ func TestEmulationDecision(t *testing.T) {
 			{Path: "/usr/bin/app", Header: amd64Hdr, Via: "the application"},
 			{Path: "/usr/bin/openssl", Header: arm64Hdr, Via: "the openssl command"},
 		}, notMounted, true, "aarch64", "/usr/bin/app (the application) is x86_64: native"},
+		{"arm64 on x86_64, the probe arm64 too", kernel{Machine: "x86_64", Self: &elfIdent{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_AARCH64}}, app(arm64Hdr), notMounted, true, "aarch64",
+			"; the probe itself is aarch64 and runs emulated too (x86_64 kernels do not run aarch64 programs themselves)"},
 		{"nothing to run", x86, nil, notMounted, false, "", "no ELF program of the image is started"},
 		{"not ELF", x86, app([]byte("MZ\x90\x00")), notMounted, false, "", "no ELF program"},
 	} {

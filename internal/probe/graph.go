@@ -19,6 +19,7 @@ import (
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Target is one platform of the result to verify.
@@ -29,6 +30,21 @@ type Target struct {
 	// Spec carries what every probe run of this platform shares: the
 	// image config, the application command and the options.
 	Spec Spec
+	// Probe, when set, is this platform's own probe, which its check
+	// containers run, declared for its platform; unset, they run the
+	// builder's (Options.Probe), declared for the builder's platform.
+	Probe *Probe
+}
+
+// Probe is the probe of one platform: a state whose /bin/fipsgate is the
+// frontend binary of that platform, and the platform. Its check containers
+// are declared for that platform, so that BuildKit runs them as it runs the
+// platform's own steps: through its own emulator (buildkit-qemu-*) where the
+// host registered none. A container declared for the builder's platform
+// never gets one, and there the image's programs could not run.
+type Probe struct {
+	State    llb.State
+	Platform ocispecs.Platform
 }
 
 // Name names the checks the way a Dockerfile names a stage: every vertex
@@ -39,8 +55,9 @@ const Name = "fipsgate"
 
 // Options applies to every vertex of the graph.
 type Options struct {
-	// Probe is the frontend image (gateway CurrentFrontend): its
-	// /bin/fipsgate is the probe.
+	// Probe is the frontend image (gateway CurrentFrontend), which the
+	// builder resolved for its own platform: its /bin/fipsgate is the
+	// probe of every target that has none of its own (Target.Probe).
 	Probe llb.State
 	// IgnoreCache runs every check container again (--no-cache, or
 	// --no-cache-filter naming Name).
@@ -86,15 +103,21 @@ func probeExec(t Target, run string, o Options) llb.State {
 		panic(err)
 	}
 	in := llb.Scratch().File(llb.Mkfile(SpecName, 0o600, dt), llb.WithCustomName(vertexName(t.ID, "spec: "+run)))
+	// The builder's probe is a native binary of the builder, declared for
+	// its platform; the image's own programs, which it starts, run as the
+	// kernel allows. A platform's own probe is declared for its platform,
+	// and runs as BuildKit runs that platform's steps.
+	probeState, probePlatform := o.Probe, platforms.Normalize(platforms.DefaultSpec())
+	if t.Probe != nil {
+		probeState, probePlatform = t.Probe.State, t.Probe.Platform
+	}
 	opts := []llb.RunOption{
 		llb.Args([]string{path.Join(ProbeDir, "fipsgate"), "probe", path.Join(OutputDir, SpecName)}),
-		llb.AddMount(ProbeDir, o.Probe, llb.SourcePath("/bin"), llb.Readonly),
+		llb.AddMount(ProbeDir, probeState, llb.SourcePath("/bin"), llb.Readonly),
 		llb.Network(llb.NetModeNone),
 		llb.User("0:0"),
 		llb.Dir("/"),
-		// The probe is a native binary of the builder; the image's own
-		// programs, which it starts, run as the kernel allows.
-		llb.Platform(platforms.Normalize(platforms.DefaultSpec())),
+		llb.Platform(probePlatform),
 		llb.WithCustomName(vertexName(t.ID, RunTitle(run))),
 	}
 	if run == RunStatic {
@@ -127,7 +150,7 @@ func ChecksDeadline(targets []Target) time.Duration {
 	var limit time.Duration
 	for _, t := range targets {
 		scale := 1.0
-		if mayBeEmulated(t.ID) {
+		if MayBeEmulated(t.ID) {
 			scale = EmulationTimeScale
 		}
 		limit = max(limit, Deadline(t.Spec, scale)+2*time.Minute)
@@ -135,11 +158,11 @@ func ChecksDeadline(targets []Target) time.Duration {
 	return limit
 }
 
-// mayBeEmulated tells whether the programs of platform id may run emulated
-// on this builder. The frontend and the probe run natively: a platform
-// they do not run, or could not run along with their own (linux/386 on
-// linux/amd64), may only run emulated.
-func mayBeEmulated(id string) bool {
+// MayBeEmulated tells whether the programs of platform id may run emulated
+// on this builder. The frontend and the builder's probe run natively: a
+// platform they do not run, or could not run along with their own
+// (linux/386 on linux/amd64), may only run emulated.
+func MayBeEmulated(id string) bool {
 	p, err := platforms.Parse(id)
 	if err != nil {
 		return true

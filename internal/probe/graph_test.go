@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestResultFile(t *testing.T) {
@@ -170,5 +172,64 @@ func TestVertexNamesBeginWithName(t *testing.T) {
 		if name != "" && !strings.HasPrefix(name, "["+Name+" ") && !strings.HasPrefix(name, "["+Name+"]") {
 			t.Errorf("vertex %q is not named for the checks (%q)", name, Name)
 		}
+	}
+}
+
+// A target with a probe of its own runs it, in containers declared for the
+// probe's platform; the others run the builder's probe, declared for the
+// builder's platform.
+func TestGraphProbeOfItsOwn(t *testing.T) {
+	arm64 := ocispecs.Platform{OS: "linux", Architecture: "arm64"}
+	own := &Probe{State: llb.Image("example.com/fipsgate@sha256:"+strings.Repeat("a", 64), llb.Platform(arm64)), Platform: arm64}
+	targets := []Target{
+		{ID: "linux/amd64", Rootfs: llb.Image("example.com/app:1"), Spec: Spec{Platform: "linux/amd64", App: []string{"/app"}}},
+		{ID: "linux/arm64", Rootfs: llb.Image("example.com/app:1"), Spec: Spec{Platform: "linux/arm64", App: []string{"/app"}}, Probe: own},
+	}
+	def, err := Checks(targets, Options{Probe: llb.Image("example.com/fipsgate:builder")}).Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[digest.Digest]*pb.Op{}
+	for _, dt := range def.Def {
+		var op pb.Op
+		if err := op.UnmarshalVT(dt); err != nil {
+			t.Fatal(err)
+		}
+		ops[digest.FromBytes(dt)] = &op
+	}
+	builder := platforms.Normalize(platforms.DefaultSpec())
+	want := map[string]struct {
+		probe    string
+		platform ocispecs.Platform
+	}{
+		"linux/amd64": {"docker-image://example.com/fipsgate:builder", builder},
+		"linux/arm64": {"docker-image://example.com/fipsgate@sha256:" + strings.Repeat("a", 64), arm64},
+	}
+	seen := map[string]int{}
+	for _, op := range ops {
+		e := op.GetExec()
+		if e == nil {
+			continue
+		}
+		var spec Spec
+		var probeSrc string
+		for _, m := range e.Mounts {
+			in := ops[digest.Digest(op.Inputs[m.Input].Digest)]
+			switch m.Dest {
+			case OutputDir:
+				_ = json.Unmarshal(in.GetFile().Actions[0].GetMkfile().GetData(), &spec)
+			case ProbeDir:
+				probeSrc = in.GetSource().GetIdentifier()
+			}
+		}
+		w := want[spec.Platform]
+		seen[spec.Platform]++
+		got := ocispecs.Platform{OS: op.Platform.OS, Architecture: op.Platform.Architecture, Variant: op.Platform.Variant}
+		if probeSrc != w.probe || platforms.Format(got) != platforms.Format(w.platform) {
+			t.Errorf("%s %s: the probe is %q on %s, want %q on %s", spec.Platform, spec.Run, probeSrc, platforms.Format(got), w.probe, platforms.Format(w.platform))
+		}
+	}
+	if seen["linux/amd64"] != len(Runs()) || seen["linux/arm64"] != len(Runs()) {
+		t.Errorf("check containers by platform: %v", seen)
 	}
 }

@@ -187,6 +187,7 @@ func run(ctx context.Context, c command) outcome {
 	}
 	var waitErr error
 	exited := false
+	var listenRead time.Time
 loop:
 	for {
 		select {
@@ -195,9 +196,10 @@ loop:
 			break loop
 		case <-poll:
 			obs.tick()
-			if !c.WatchListen {
+			if !c.WatchListen || !listenDue(listenRead) {
 				continue
 			}
+			listenRead = time.Now()
 			if eps := newListeners(before); len(eps) > 0 {
 				o.Listening = true
 				if c.Contact {

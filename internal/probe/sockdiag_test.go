@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -365,5 +366,22 @@ func TestSockDiagRefusalFallsBack(t *testing.T) {
 		if got[inode] != e {
 			t.Errorf("from /proc/net: socket %s is %+v, want %+v", inode, got[inode], e)
 		}
+	}
+}
+
+// Once a dump was refused, the sockets are read from /proc/net at most every
+// procNetInterval; while the dumps work, at every poll.
+func TestListenDue(t *testing.T) {
+	defer diagOff.Store(diagOff.Load())
+	diagOff.Store(0)
+	if !listenDue(time.Now()) {
+		t.Errorf("with sock_diag: not due at once")
+	}
+	diagOff.Store(1)
+	if listenDue(time.Now()) {
+		t.Errorf("from /proc/net: due at once")
+	}
+	if !listenDue(time.Now().Add(-procNetInterval)) || !listenDue(time.Time{}) {
+		t.Errorf("from /proc/net: not due after %s", procNetInterval)
 	}
 }
