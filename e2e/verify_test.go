@@ -354,6 +354,7 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 			t.Fatalf("%s: no module in the predicate", platform)
 		}
 		checkDebianModule(t, p.Module, map[string]string{"linux/amd64": "amd64", "linux/386": "i386"}[platform])
+		checkEvidence(t, p)
 	}
 	if !strings.Contains(r.output, "[fipsgate linux/386] "+probe.RunTitle(probe.RunStatic)) {
 		t.Errorf("no verification vertex for linux/386")
@@ -385,6 +386,16 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 	freshImg, freshPreds := fipsgatePredicates(t, b.image, fresh.digest)
 	if rerun := mustSummarize(t, freshImg, freshPreds); !reflect.DeepEqual(rerun, vsas) {
 		t.Errorf("the --no-cache rebuild changed the VSAs: %v, then %v", vsas, rerun)
+	}
+	// And the self-tests and the algorithm matrix are the same. (Not the
+	// whole predicate: OpenSSL's error lines in the checks' output carry
+	// the thread's id.)
+	for _, platform := range []string{"linux/amd64", "linux/386"} {
+		was, _ := json.Marshal([]any{preds[platform].SelfTests, preds[platform].Algorithms})
+		now, _ := json.Marshal([]any{freshPreds[platform].SelfTests, freshPreds[platform].Algorithms})
+		if string(was) != string(now) {
+			t.Errorf("%s: the self-tests or the algorithm matrix changed when the checks ran again:\n%s\nthen\n%s", platform, was, now)
+		}
 	}
 	// The negative tests run one after the other in the check container,
 	// each on its own breakage: each shows in the progress output.
