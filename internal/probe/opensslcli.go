@@ -110,7 +110,7 @@ func opensslCommandCheck(root imagefs.Root, env map[string]string, static *Repor
 	return c, p
 }
 
-// listedProvider is one provider in `openssl list -providers -verbose`.
+// listedProvider is one provider in the providers' section of `openssl list`.
 type listedProvider struct {
 	key, name, version, status, build string
 }
