@@ -403,3 +403,28 @@ func firstOf(s []string, n int) []string {
 	}
 	return append(s[:n:n], fmt.Sprintf("and %d more", len(s)-n))
 }
+
+// md5Check judges MD5's refusal by the matrix: openssl dgst -md5 fails
+// where EVP_MD_fetch of MD5 under the configuration's default properties
+// fails, and openssl list lists an algorithm only when that fetch
+// succeeds; the listing's process shows it without one of its own, which
+// would run the module's self-tests once more.
+func md5Check(c Check, m *Algorithms) Check {
+	if m == nil {
+		c.Status, c.Detail = Failed, "the algorithm listing cannot be read: that MD5 is refused cannot be shown"
+		return c
+	}
+	for _, n := range m.NonApproved {
+		if n.Name != "MD5" {
+			continue
+		}
+		if n.Refused {
+			c.Status, c.Detail = Passed, "MD5 cannot be fetched under the image's configuration: openssl list, which lists an algorithm only when an application could fetch it (as openssl dgst -md5 would), lists none by that name"
+		} else {
+			c.Status, c.Detail = Failed, "MD5 IS SERVED under the image's configuration: openssl list lists it"
+		}
+		return c
+	}
+	c.Status, c.Detail = Failed, "MD5 was not looked for"
+	return c
+}

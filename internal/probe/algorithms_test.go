@@ -243,3 +243,24 @@ func TestProviderCheckOfTheListing(t *testing.T) {
 		t.Errorf("%s: %s", c.Status, c.Detail)
 	}
 }
+
+// MD5's refusal is read from the matrix: MD5 absent, or served.
+func TestMD5Check(t *testing.T) {
+	_, _, good := judgeListing(opensslOutput(t, "list-3.5.9.txt"), false, fipsStatic("fips=yes"))
+	_, _, served := judgeListing(opensslOutput(t, "list-3.5.9-default-provider.txt"), false, fipsStatic(""))
+	for _, tc := range []struct {
+		name string
+		m    *Algorithms
+		want string // "" for passed, else in the detail
+	}{
+		{"refused", good, ""},
+		{"served", served, "MD5 IS SERVED"},
+		{"no matrix", nil, "cannot be read"},
+		{"not looked for", &Algorithms{Served: []ServedAlgorithm{}, NonApproved: []NonApproved{}}, "not looked for"},
+	} {
+		c := md5Check(Check{Name: "md5-refused", Required: true}, tc.m)
+		if (tc.want == "") != (c.Status == Passed) || !strings.Contains(c.Detail, tc.want) {
+			t.Errorf("%s: %s %s", tc.name, c.Status, c.Detail)
+		}
+	}
+}
