@@ -79,6 +79,9 @@ func checkPlatformsVerified(t *testing.T, b build, r result, want map[string]str
 		if !p.Application.Checked {
 			t.Errorf("%s: no application was checked: %+v", platform, p.Application)
 		}
+		// The module's self-tests ran, emulated too, and the matrix was
+		// listed.
+		checkEvidence(t, p)
 		e := p.Emulation
 		if e == nil {
 			t.Errorf("%s: the predicate does not say how its programs ran", platform)

@@ -183,11 +183,12 @@ func TestFIPSServerPasses(t *testing.T) {
 				t.Errorf("the VSA's levels %q, want the application's", s.VerifiedLevels)
 			}
 			self := stage(p, "self-test", "")
-			for _, check := range []string{"provider-active", "module-identity", "fipsinstall-verify", "sha256-works", "md5-refused", "app-runs"} {
+			for _, check := range []string{"provider-active", "module-identity", "algorithms", "fipsinstall-verify", "self-tests", "sha256-works", "md5-refused", "app-runs"} {
 				if got := checkStatus(self, check); got != "passed" {
 					t.Errorf("self-test %s: %s", check, got)
 				}
 			}
+			checkEvidence(t, p)
 			for _, m := range []string{"fipsmodule-cnf-removed", "module-mac-corrupted", "module-corrupted"} {
 				neg := stage(p, "negative", m)
 				if got := checkStatus(neg, "app-refuses"); got != "passed" {
@@ -208,6 +209,47 @@ func TestFIPSServerPasses(t *testing.T) {
 				t.Errorf("image manifest through fipsgate %s, built-in %s: verification must not change the image", img.manifests, uimg.manifests)
 			}
 		})
+	}
+}
+
+// checkEvidence: the predicate holds the self-tests the module ran, all
+// passed, and the algorithm matrix, with SHA-256 approved and MD5 refused.
+func checkEvidence(t *testing.T, p predicate.Predicate) {
+	t.Helper()
+	if p.SelfTests == nil || len(p.SelfTests.Tests) == 0 {
+		t.Errorf("no self-tests in the predicate: %+v", p.SelfTests)
+	} else {
+		kinds := map[string]bool{}
+		for _, st := range p.SelfTests.Tests {
+			kinds[st.Type] = true
+			if st.Result != "Pass" {
+				t.Errorf("self-test %+v", st)
+			}
+		}
+		if !kinds["Module_Integrity"] || !kinds["KAT_Digest"] {
+			t.Errorf("self-tests of kinds %v", kinds)
+		}
+	}
+	if p.Algorithms == nil {
+		t.Fatalf("no algorithm matrix in the predicate")
+	}
+	sha256 := false
+	for _, a := range p.Algorithms.Served {
+		if a.Category == "digest" && slices.Contains(a.Names, "SHA2-256") {
+			sha256 = a.Approved && a.Provider == "fips"
+		}
+	}
+	if !sha256 {
+		t.Errorf("SHA2-256 is not served approved: %+v", p.Algorithms.Served)
+	}
+	md5 := false
+	for _, n := range p.Algorithms.NonApproved {
+		if n.Name == "MD5" {
+			md5 = n.Refused
+		}
+	}
+	if !md5 {
+		t.Errorf("MD5 is not refused: %+v", p.Algorithms.NonApproved)
 	}
 }
 
@@ -312,6 +354,7 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 			t.Fatalf("%s: no module in the predicate", platform)
 		}
 		checkDebianModule(t, p.Module, map[string]string{"linux/amd64": "amd64", "linux/386": "i386"}[platform])
+		checkEvidence(t, p)
 	}
 	if !strings.Contains(r.output, "[fipsgate linux/386] "+probe.RunTitle(probe.RunStatic)) {
 		t.Errorf("no verification vertex for linux/386")
@@ -343,6 +386,16 @@ func TestBaseImageTwoPlatforms(t *testing.T) {
 	freshImg, freshPreds := fipsgatePredicates(t, b.image, fresh.digest)
 	if rerun := mustSummarize(t, freshImg, freshPreds); !reflect.DeepEqual(rerun, vsas) {
 		t.Errorf("the --no-cache rebuild changed the VSAs: %v, then %v", vsas, rerun)
+	}
+	// And the self-tests and the algorithm matrix are the same. (Not the
+	// whole predicate: OpenSSL's error lines in the checks' output carry
+	// the thread's id.)
+	for _, platform := range []string{"linux/amd64", "linux/386"} {
+		was, _ := json.Marshal([]any{preds[platform].SelfTests, preds[platform].Algorithms})
+		now, _ := json.Marshal([]any{freshPreds[platform].SelfTests, freshPreds[platform].Algorithms})
+		if string(was) != string(now) {
+			t.Errorf("%s: the self-tests or the algorithm matrix changed when the checks ran again:\n%s\nthen\n%s", platform, was, now)
+		}
 	}
 	// The negative tests run one after the other in the check container,
 	// each on its own breakage: each shows in the progress output.
@@ -428,7 +481,7 @@ func TestNoOpenSSLCommand(t *testing.T) {
 		t.Fatal("no fipsgate attestation")
 	}
 	self := stage(p, "self-test", "")
-	for check, want := range map[string]string{"provider-active": "not-run", "md5-refused": "not-run", "app-runs": "passed", "module-identity": "(no check)"} {
+	for check, want := range map[string]string{"provider-active": "not-run", "algorithms": "not-run", "self-tests": "not-run", "md5-refused": "not-run", "app-runs": "passed", "module-identity": "(no check)"} {
 		if got := checkStatus(self, check); got != want {
 			t.Errorf("self-test %s: %s, want %s", check, got, want)
 		}
@@ -438,6 +491,9 @@ func TestNoOpenSSLCommand(t *testing.T) {
 	if m := p.Module; m == nil || m.Identity.Confirmed || m.Identity.Name != "OpenSSL FIPS Provider" ||
 		!strings.Contains(m.Identity.How, "not confirmed at run time") || !strings.Contains(m.CMVP.Reasoning, "not confirmed at run time") {
 		t.Errorf("module without openssl: %+v", m)
+	}
+	if p.SelfTests != nil || p.Algorithms != nil {
+		t.Errorf("evidence of checks that did not run: self-tests %+v, algorithms %+v", p.SelfTests, p.Algorithms)
 	}
 	if got := checkStatus(stage(p, "negative", "module-corrupted"), "app-refuses"); got != "passed" {
 		t.Errorf("negative app-refuses: %s", got)

@@ -48,6 +48,9 @@ func newPredicate(in predicateInput) predicate.Predicate {
 	}
 	for _, r := range append([]*probe.Report{in.Static}, in.Dynamic...) {
 		p.Stages = append(p.Stages, predicate.Stage{ID: probe.StageName(r.Kind, r.Mutation), Kind: r.Kind, Mutation: r.Mutation, Checks: predicateChecks(r.Checks)})
+		if r.Kind == probe.KindSelfTest {
+			p.SelfTests, p.Algorithms = predicateSelfTests(r.SelfTests), predicateAlgorithms(r.Algorithms)
+		}
 	}
 	p.Normalize()
 	return p
@@ -77,6 +80,33 @@ func predicateModule(m *probe.ModuleFacts) *predicate.Module {
 			cert.Evidence = append(cert.Evidence, predicate.CMVPEvidence{Kind: e.Kind, URL: e.URL, Says: e.Says})
 		}
 		out.CMVP.Certificate = cert
+	}
+	return out
+}
+
+// predicateSelfTests is the self-tests' evidence, nil when they did not run.
+func predicateSelfTests(st *probe.SelfTests) *predicate.SelfTests {
+	if st == nil {
+		return nil
+	}
+	out := &predicate.SelfTests{Check: probe.CheckSelfTests, Tests: make([]predicate.SelfTest, len(st.Tests))}
+	for i, t := range st.Tests {
+		out.Tests[i] = predicate.SelfTest{Description: t.Description, Type: t.Type, Result: t.Result}
+	}
+	return out
+}
+
+// predicateAlgorithms is the algorithm matrix, nil when it was not listed.
+func predicateAlgorithms(a *probe.Algorithms) *predicate.Algorithms {
+	if a == nil {
+		return nil
+	}
+	out := &predicate.Algorithms{Check: probe.CheckAlgorithms, Served: make([]predicate.Algorithm, len(a.Served)), NonApproved: make([]predicate.NonApproved, len(a.NonApproved))}
+	for i, s := range a.Served {
+		out.Served[i] = predicate.Algorithm{Category: s.Category, Names: s.Names, Provider: s.Provider, Approved: s.Approved}
+	}
+	for i, n := range a.NonApproved {
+		out.NonApproved[i] = predicate.NonApproved{Category: n.Category, Name: n.Name, Refused: n.Refused}
 	}
 	return out
 }

@@ -101,3 +101,54 @@ func TestPredicateMirrorsReports(t *testing.T) {
 		}
 	}
 }
+
+// The self-test report's evidence is in the predicate as the probe
+// recorded it, naming the check it is the evidence of; a list with nothing
+// in it is [], and evidence that was not gathered is absent.
+func TestSelfTestsAndAlgorithmsRecorded(t *testing.T) {
+	var tests probe.SelfTests
+	fill(reflect.ValueOf(&tests).Elem())
+	var algorithms probe.Algorithms
+	fill(reflect.ValueOf(&algorithms).Elem())
+	static := &probe.Report{Kind: probe.KindStatic}
+	self := &probe.Report{Kind: probe.KindSelfTest, SelfTests: &tests, Algorithms: &algorithms}
+	negative := &probe.Report{Kind: probe.KindNegative, Mutation: probe.MutationModuleCorrupted}
+	p := newPredicate(predicateInput{Static: static, Dynamic: []*probe.Report{self, negative}})
+	if p.SelfTests == nil || p.SelfTests.Check != probe.CheckSelfTests || p.Algorithms == nil || p.Algorithms.Check != probe.CheckAlgorithms {
+		t.Fatalf("self-tests %+v, algorithms %+v", p.SelfTests, p.Algorithms)
+	}
+	for _, c := range []struct {
+		name      string
+		from, got any
+	}{
+		{"self-tests", tests.Tests, p.SelfTests.Tests},
+		{"served", algorithms.Served, p.Algorithms.Served},
+		{"non-approved", algorithms.NonApproved, p.Algorithms.NonApproved},
+	} {
+		want, _ := json.Marshal(c.from)
+		got, _ := json.Marshal(c.got)
+		if string(want) != string(got) {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, got, want)
+		}
+	}
+
+	self.SelfTests, self.Algorithms = &probe.SelfTests{}, &probe.Algorithms{}
+	dt, err := json.Marshal(newPredicate(predicateInput{Static: static, Dynamic: []*probe.Report{self}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"selfTests":{"check":"self-tests","tests":[]}`, `"algorithms":{"check":"algorithms","served":[],"nonApproved":[]}`} {
+		if !strings.Contains(string(dt), want) {
+			t.Errorf("predicate %s\nwant %s", dt, want)
+		}
+	}
+
+	self.SelfTests, self.Algorithms = nil, nil
+	dt, err = json.Marshal(newPredicate(predicateInput{Static: static, Dynamic: []*probe.Report{self}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(dt), "selfTests") || strings.Contains(string(dt), "algorithms") {
+		t.Errorf("evidence that was not gathered: %s", dt)
+	}
+}

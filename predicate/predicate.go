@@ -36,7 +36,14 @@ type Predicate struct {
 	Emulation *Emulation `json:"emulation,omitempty"`
 	// Inventory is the crypto found in the image besides the module.
 	Inventory *Inventory `json:"inventory,omitempty"`
-	Stages    []Stage    `json:"stages"`
+	// SelfTests are the FIPS module's self-tests as OpenSSL ran them, and
+	// Algorithms what the image's configuration serves and refuses: the
+	// evidence of the self-test stage's self-tests and algorithms checks.
+	// Absent when those checks did not run (no openssl command, a module
+	// that embeds its MAC).
+	SelfTests  *SelfTests  `json:"selfTests,omitempty"`
+	Algorithms *Algorithms `json:"algorithms,omitempty"`
+	Stages     []Stage     `json:"stages"`
 	// Warnings are the checks that did not pass but are not required.
 	Warnings []Warning `json:"warnings"`
 }
@@ -321,4 +328,59 @@ func normalize(v reflect.Value) {
 			v.Set(reflect.MakeMap(v.Type()))
 		}
 	}
+}
+
+// SelfTests are the self-tests the FIPS module ran when openssl fipsinstall
+// loaded it, each with its result, in the order they ran.
+type SelfTests struct {
+	// Check names the check they are the evidence of, in the self-test
+	// stage.
+	Check string     `json:"check"`
+	Tests []SelfTest `json:"tests"`
+}
+
+// Self-test results, as OpenSSL names them.
+const (
+	SelfTestPass = "Pass"
+	SelfTestFail = "Fail"
+)
+
+// SelfTest is one self-test: what it tested ("SHA2"), the kind of test
+// ("KAT_Digest"), and its result (SelfTestPass or SelfTestFail).
+type SelfTest struct {
+	Description string `json:"description"`
+	Type        string `json:"type"`
+	Result      string `json:"result"`
+}
+
+// Algorithms is the algorithm matrix under the image's configuration:
+// every algorithm OpenSSL serves there, and the non-approved algorithms
+// looked for.
+type Algorithms struct {
+	// Check names the check they are the evidence of, in the self-test
+	// stage.
+	Check       string        `json:"check"`
+	Served      []Algorithm   `json:"served"`
+	NonApproved []NonApproved `json:"nonApproved"`
+}
+
+// Algorithm is one algorithm the configuration serves: its category
+// (digest, kdf, mac, cipher, signature, asymmetric-cipher, key-exchange,
+// kem; cipher-or-public-key for OpenSSL 3.0, which does not tell them
+// apart), its names, the provider that serves it, and whether it is
+// approved (served by the FIPS provider under default properties that
+// require fips=yes).
+type Algorithm struct {
+	Category string   `json:"category"`
+	Names    []string `json:"names"`
+	Provider string   `json:"provider"`
+	Approved bool     `json:"approved"`
+}
+
+// NonApproved is a non-approved algorithm looked for, and whether the
+// configuration refuses it (serves nothing by that name).
+type NonApproved struct {
+	Category string `json:"category"`
+	Name     string `json:"name"`
+	Refused  bool   `json:"refused"`
 }

@@ -62,6 +62,8 @@ func TestSchemaKnowsEveryField(t *testing.T) {
 	p.Module.CMVP.Certificate.Status = "active"
 	p.Module.CMVP.Certificate.Evidence[0].Kind = "vendor"
 	p.Verifier.Name = "fipsgate"
+	p.SelfTests.Check, p.SelfTests.Tests[0].Result = "self-tests", SelfTestPass
+	p.Algorithms.Check, p.Algorithms.Served[0].Category, p.Algorithms.NonApproved[0].Category = "algorithms", "digest", "digest"
 	dt, err := json.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +109,20 @@ func TestSchemaRefuses(t *testing.T) {
 		"a missing verifier":   func(m map[string]any) { delete(m, "verifier") },
 		"another verifier":     func(m map[string]any) { m["verifier"] = map[string]any{"name": "other", "version": "1"} },
 		"a platform with junk": func(m map[string]any) { m["platform"] = "linux/amd64;rm" },
+		"no self-test": func(m map[string]any) {
+			m["selfTests"] = map[string]any{"check": "self-tests", "tests": []any{}}
+		},
+		"a self-test passed otherwise": func(m map[string]any) {
+			m["selfTests"] = map[string]any{"check": "self-tests", "tests": []any{map[string]any{"description": "SHA2", "type": "KAT_Digest", "result": "PASSED"}}}
+		},
+		"an algorithm of no category": func(m map[string]any) {
+			m["algorithms"] = map[string]any{"check": "algorithms", "nonApproved": []any{},
+				"served": []any{map[string]any{"category": "hash", "names": []any{"SHA2-256"}, "provider": "fips", "approved": true}}}
+		},
+		"an algorithm without a name": func(m map[string]any) {
+			m["algorithms"] = map[string]any{"check": "algorithms", "nonApproved": []any{},
+				"served": []any{map[string]any{"category": "digest", "names": []any{}, "provider": "fips", "approved": true}}}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var m map[string]any

@@ -195,6 +195,38 @@ func printPredicate(w io.Writer, platform string, p *predicate.Predicate) {
 			fmt.Fprintf(w, "    %-8s %s\n", c.Status, c.Title)
 		}
 	}
+	if st := p.SelfTests; st != nil {
+		passed := 0
+		for _, t := range st.Tests {
+			if t.Result == predicate.SelfTestPass {
+				passed++
+			}
+		}
+		fmt.Fprintf(w, "  self-tests   %d ran, %d passed\n", len(st.Tests), passed)
+	}
+	if a := p.Algorithms; a != nil {
+		var order []string
+		counts := map[string]int{}
+		approved, refused := 0, 0
+		for _, s := range a.Served {
+			if counts[s.Category]++; counts[s.Category] == 1 {
+				order = append(order, s.Category)
+			}
+			if s.Approved {
+				approved++
+			}
+		}
+		for i, c := range order {
+			order[i] = fmt.Sprintf("%s %d", c, counts[c])
+		}
+		for _, n := range a.NonApproved {
+			if n.Refused {
+				refused++
+			}
+		}
+		fmt.Fprintf(w, "  algorithms   %d served, %d approved (%s); %d of %d non-approved looked for refused\n",
+			len(a.Served), approved, strings.Join(order, ", "), refused, len(a.NonApproved))
+	}
 	if inv := p.Inventory; inv != nil {
 		fmt.Fprintf(w, "  inventory    %d files, %d ELF, %d Go binaries; %d findings\n", inv.Stats.Files, inv.Stats.ELFFiles, inv.Stats.GoFiles, len(inv.Findings))
 		for _, f := range inv.Findings {

@@ -11,7 +11,7 @@
 # (opa eval -d settings.json, conftest --data settings.json):
 #
 #   {"fipsgate_settings": {"require_validated": true, "require_application": true,
-#    "allow_emulated": true, "min_schema_minor": 0}}
+#    "allow_emulated": true, "min_schema_minor": 0, "require_self_tests": true}}
 package fipsgate
 
 import rego.v1
@@ -23,7 +23,7 @@ default given_settings := {}
 given_settings := data.fipsgate_settings
 
 settings := object.union(
-	{"require_validated": false, "require_application": true, "allow_emulated": true, "min_schema_minor": 0},
+	{"require_validated": false, "require_application": true, "allow_emulated": true, "min_schema_minor": 0, "require_self_tests": false},
 	given_settings,
 )
 
@@ -103,6 +103,31 @@ deny contains msg if {
 	f.severity == "failure"
 	not f.accepted
 	msg := sprintf("inventory: %s at %s: %s", [f.kind, f.path, f.evidence])
+}
+
+# The module's self-tests and the algorithm matrix, where the image's
+# openssl could show them (an image without one has neither).
+deny contains "the module's self-tests were not shown (no openssl command to run them)" if {
+	settings.require_self_tests
+	not predicate.selfTests
+}
+
+deny contains msg if {
+	some t in predicate.selfTests.tests
+	t.result != "Pass"
+	msg := sprintf("self-test %s (%s): %s", [t.description, t.type, t.result])
+}
+
+deny contains msg if {
+	some a in predicate.algorithms.served
+	not a.approved
+	msg := sprintf("%s %s is served by %s, not approved", [a.category, a.names[0], a.provider])
+}
+
+deny contains msg if {
+	some n in predicate.algorithms.nonApproved
+	not n.refused
+	msg := sprintf("the non-approved %s %s is not refused", [n.category, n.name])
 }
 
 deny contains msg if {

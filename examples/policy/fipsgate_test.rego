@@ -16,6 +16,12 @@ passing := {
 		"cmvp": {"validated": false, "reasoning": "version 3.5.9 is not covered"},
 	},
 	"emulation": {"emulated": false},
+	"selfTests": {"check": "self-tests", "tests": [{"description": "HMAC", "type": "Module_Integrity", "result": "Pass"}]},
+	"algorithms": {
+		"check": "algorithms",
+		"served": [{"category": "digest", "names": ["SHA-256", "SHA2-256", "SHA256"], "provider": "fips", "approved": true}],
+		"nonApproved": [{"category": "digest", "name": "MD5", "refused": true}],
+	},
 	"inventory": {
 		"findings": [{"path": "/usr/bin/md5sum", "kind": "openssl-low-level-api", "severity": "warning", "evidence": "MD5_Init"}],
 		"reach": {"entries": [], "unresolved": []},
@@ -89,4 +95,25 @@ test_emulated_denied_when_not_allowed if {
 
 test_nothing_is_not_allowed if {
 	not fipsgate.allow with input as {}
+}
+
+test_failed_self_test_is_denied if {
+	p := object.union(passing, {"selfTests": {"check": "self-tests", "tests": [{"description": "SHA2", "type": "KAT_Digest", "result": "Fail"}]}})
+	"self-test SHA2 (KAT_Digest): Fail" in fipsgate.deny with input as p
+}
+
+test_unapproved_or_unrefused_algorithm_is_denied if {
+	p := object.union(passing, {"algorithms": {
+		"check": "algorithms",
+		"served": [{"category": "digest", "names": ["MD5"], "provider": "default", "approved": false}],
+		"nonApproved": [{"category": "digest", "name": "MD5", "refused": false}],
+	}})
+	"digest MD5 is served by default, not approved" in fipsgate.deny with input as p
+	"the non-approved digest MD5 is not refused" in fipsgate.deny with input as p
+}
+
+test_no_self_tests_denied_when_required if {
+	p := object.remove(passing, {"selfTests", "algorithms"})
+	fipsgate.allow with input as p
+	not fipsgate.allow with input as p with data.fipsgate_settings as {"require_self_tests": true}
 }

@@ -110,12 +110,13 @@ func opensslCommandCheck(root imagefs.Root, env map[string]string, static *Repor
 	return c, p
 }
 
-// listedProvider is one provider in `openssl list -providers -verbose`.
+// listedProvider is one provider in the providers' section of `openssl list`.
 type listedProvider struct {
 	key, name, version, status, build string
 }
 
-// listedProviders parses `openssl list -providers -verbose`: each provider
+// listedProviders parses the providers' section of `openssl list
+// -providers` (with or without -verbose): each provider
 // at an indent of two, its fields at four; deeper lines describe its
 // parameters ("name: pointer to a UTF8 encoded string") and are not its
 // fields.
@@ -151,8 +152,19 @@ func listedProviders(out string) []listedProvider {
 	return ps
 }
 
-// providerCheck judges `openssl list -providers -verbose`: the FIPS
-// provider is active, and the active providers are exactly those the static
+// activeFIPS is the first active provider whose key or name says FIPS,
+// nil for none.
+func activeFIPS(ps []listedProvider) *listedProvider {
+	for i, p := range ps {
+		if p.status == "active" && strings.Contains(strings.ToLower(p.key+" "+p.name), "fips") {
+			return &ps[i]
+		}
+	}
+	return nil
+}
+
+// providerCheck judges the providers' section of `openssl list`: the FIPS
+// provider is active; the active providers are exactly those the static
 // checks found activated (else OpenSSL read another configuration than
 // they did). It returns what the active FIPS provider reports of itself,
 // which the frontend holds against the module the static checks read
@@ -160,16 +172,12 @@ func listedProviders(out string) []listedProvider {
 func providerCheck(c Check, out string, static *Report) (Check, *fipsmodule.Identity) {
 	ps := listedProviders(out)
 	var active []string
-	var fips *listedProvider
-	for i, p := range ps {
-		if p.status != "active" {
-			continue
-		}
-		active = append(active, p.key)
-		if strings.Contains(strings.ToLower(p.key+" "+p.name), "fips") && fips == nil {
-			fips = &ps[i]
+	for _, p := range ps {
+		if p.status == "active" {
+			active = append(active, p.key)
 		}
 	}
+	fips := activeFIPS(ps)
 	if fips == nil {
 		c.Status, c.Detail = Failed, "the FIPS provider is not listed with status: active"
 		return c, nil

@@ -248,6 +248,10 @@ func TestDecodeResult(t *testing.T) {
 		{head + `"reports":[{"kind":"negative","mutation":"nothing-broken"}]}`, "mutation"},
 		{head + `"reports":[{"kind":"static","mutation":"module-corrupted"}]}`, "mutation"},
 		{head + `"reports":[{"kind":"static","checks":[{"name":"x","status":"ok"}]}]}`, "unknown status"},
+		{head + `"reports":[{"kind":"self-test","selfTests":{"tests":[{"description":"SHA2","type":"KAT_Digest","result":"Pass"}]}}]}`, ""},
+		{head + `"reports":[{"kind":"self-test","selfTests":{"tests":[{"description":"SHA2","type":"KAT_Digest","result":"Passed"}]}}]}`, "unknown result"},
+		{head + `"reports":[{"kind":"self-test","selfTests":{"tests":[` + strings.Repeat(`{"result":"Pass"},`, MaxSelfTests) + `{"result":"Pass"}]}}]}`, "over the 512 limit"},
+		{head + `"reports":[{"kind":"self-test","algorithms":{"nonApproved":[` + strings.Repeat(`{},`, len(nonApproved)) + `{}]}}]}`, "over the limits"},
 		{`{"version":2,`, "malformed"},
 		{strings.Repeat(" ", MaxResultSize+1), "limit"},
 	} {

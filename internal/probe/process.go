@@ -28,6 +28,9 @@ type command struct {
 	Stdin []byte
 	// Timeout ends the command, with its whole process group.
 	Timeout time.Duration
+	// OutputCap is how much of the end of its output is kept; outputCap
+	// when 0.
+	OutputCap int
 	// ReadyAfter, when set, ends the command successfully once it has run
 	// that long without exiting.
 	ReadyAfter time.Duration
@@ -64,6 +67,8 @@ type outcome struct {
 	ProcessLimit bool
 	Output       []byte // the tail of stdout and stderr, capped
 	OutputSHA256 string // of everything it wrote
+	// Truncated: it wrote more than Output holds, which lacks the start.
+	Truncated bool
 	// With Observe: the files its processes were seen running and mapping,
 	// and what could not be observed.
 	Observed   []inventory.ReachEntry
@@ -116,21 +121,27 @@ func (o outcome) Describe() string {
 
 const outputCap = 64 << 10
 
-// tailBuffer keeps the last outputCap bytes written and hashes them all.
+// tailBuffer keeps the last limit bytes written and hashes them all.
 type tailBuffer struct {
 	buf   []byte
+	limit int
 	total int
 	sum   hash.Hash
 }
 
-func newTailBuffer() *tailBuffer { return &tailBuffer{sum: sha256.New()} }
+func newTailBuffer(limit int) *tailBuffer {
+	if limit <= 0 {
+		limit = outputCap
+	}
+	return &tailBuffer{limit: limit, sum: sha256.New()}
+}
 
 func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.sum.Write(p)
 	t.total += len(p)
 	t.buf = append(t.buf, p...)
-	if len(t.buf) > outputCap {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-outputCap:]...)
+	if len(t.buf) > t.limit {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.limit:]...)
 	}
 	return len(p), nil
 }
@@ -149,7 +160,7 @@ func run(ctx context.Context, c command) outcome {
 		before = listeningSockets()
 	}
 	doing("running " + strings.Join(c.Args, " "))
-	out := newTailBuffer()
+	out := newTailBuffer(c.OutputCap)
 	cmd := exec.Command(c.Args[0], c.Args[1:]...)
 	cmd.Env = c.Env
 	cmd.Dir = c.Dir
@@ -240,6 +251,7 @@ loop:
 	// container: nothing run there since can be concluded from.
 	o.ProcessLimit = processLimitHits.Load() != 0
 	o.Output = out.buf
+	o.Truncated = out.total > len(out.buf)
 	o.OutputSHA256 = hex.EncodeToString(out.sum.Sum(nil))
 	return o
 }

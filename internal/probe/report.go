@@ -261,6 +261,12 @@ type Report struct {
 	// Emulation says whether the image's programs ran emulated, and by
 	// how much the time limits were scaled.
 	Emulation *Emulation `json:"emulation,omitempty"`
+	// SelfTests are the FIPS module's self-tests as openssl fipsinstall
+	// printed them, and Algorithms the algorithm matrix (the OpenSSL
+	// run's self-test report; nil when they did not run or could not be
+	// read).
+	SelfTests  *SelfTests  `json:"selfTests,omitempty"`
+	Algorithms *Algorithms `json:"algorithms,omitempty"`
 }
 
 // Result is what one check container writes, once, after every process of
@@ -316,6 +322,28 @@ func DecodeResult(dt []byte, platform, run string) (*Result, error) {
 				return nil, fmt.Errorf("check %q has unknown status %q", c.Name, c.Status)
 			}
 		}
+		if err := validEvidence(rep); err != nil {
+			return nil, err
+		}
 	}
 	return &r, nil
+}
+
+// validEvidence refuses self-tests and an algorithm matrix the probe would
+// not have written: over its bounds, or with a result it does not give.
+func validEvidence(rep *Report) error {
+	if st := rep.SelfTests; st != nil {
+		if len(st.Tests) > MaxSelfTests {
+			return fmt.Errorf("%d self-tests, over the %d limit", len(st.Tests), MaxSelfTests)
+		}
+		for _, t := range st.Tests {
+			if t.Result != SelfTestPass && t.Result != SelfTestFail {
+				return fmt.Errorf("self-test %q has unknown result %q", t.Description, t.Result)
+			}
+		}
+	}
+	if a := rep.Algorithms; a != nil && (len(a.Served) > maxListed || len(a.NonApproved) > len(nonApproved)) {
+		return fmt.Errorf("an algorithm matrix of %d served and %d non-approved algorithms, over the limits", len(a.Served), len(a.NonApproved))
+	}
+	return nil
 }

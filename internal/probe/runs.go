@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
-	"github.com/fipsgate/fipsgate/internal/fipsmodule"
 	"github.com/fipsgate/fipsgate/internal/imagefs"
 	"github.com/fipsgate/fipsgate/internal/inventory"
 )
@@ -76,7 +76,7 @@ func runOpenSSL(ctx context.Context, spec Spec) []*Report {
 	// The module as this container found it, for the frontend to hold
 	// against the static run's.
 	self := &Report{Kind: KindSelfTest, Module: static.Module}
-	self.Checks, self.Provider = r.opensslSelfTest(ctx, static)
+	r.opensslSelfTest(ctx, static, self)
 	reports := []*Report{self}
 	if err := killStrays(); err != nil {
 		self.Checks = append(self.Checks, strayCheck(err))
@@ -229,6 +229,18 @@ func (r *runner) opensslCheck(ctx context.Context, c Check, wantSuccess bool, st
 // opensslRun runs openssl with env added to the image's environment; the
 // recorded command says so, to be run again as it stands.
 func (r *runner) opensslRun(ctx context.Context, c Check, wantSuccess bool, stdin string, env []string, args ...string) (Check, outcome) {
+	return r.opensslExec(ctx, c, wantSuccess, stdin, env, 0, args...)
+}
+
+// opensslListing runs an openssl listing, which must succeed, and keeps
+// up to listingOutputCap of its output: all of it, to be read.
+func (r *runner) opensslListing(ctx context.Context, c Check, args ...string) (Check, outcome) {
+	return r.opensslExec(ctx, c, true, "", nil, listingOutputCap, args...)
+}
+
+// opensslExec is opensslRun, keeping outputCap of the output (0: the
+// default, outputCap).
+func (r *runner) opensslExec(ctx context.Context, c Check, wantSuccess bool, stdin string, env []string, outputCap int, args ...string) (Check, outcome) {
 	c.Command = append([]string{"openssl"}, args...)
 	if len(env) > 0 {
 		c.Command = append(append([]string{"env"}, env...), c.Command...)
@@ -244,7 +256,7 @@ func (r *runner) opensslRun(ctx context.Context, c Check, wantSuccess bool, stdi
 		c.Required = false
 		return c, outcome{}
 	}
-	o := run(ctx, command{Args: append([]string{r.openssl}, args...), Env: append(append([]string{}, r.env...), env...), Dir: "/", Stdin: []byte(stdin), Timeout: r.timeout})
+	o := run(ctx, command{Args: append([]string{r.openssl}, args...), Env: append(append([]string{}, r.env...), env...), Dir: "/", Stdin: []byte(stdin), Timeout: r.timeout, OutputCap: outputCap})
 	record(&c, o)
 	ok := o.Ran()
 	if !wantSuccess {
@@ -369,56 +381,110 @@ func (r *runner) appCommand(c *Check) (command, bool) {
 
 // opensslSelfTest checks, with the image's openssl command on the image as
 // it was built, that OpenSSL serves approved cryptography through the FIPS
-// module and refuses the rest. It returns what the active FIPS provider
-// reports of itself, nil when openssl did not list it.
-func (r *runner) opensslSelfTest(ctx context.Context, static *Report) ([]Check, *fipsmodule.Identity) {
+// module and refuses the rest, into the self-test report: its checks, what
+// the active FIPS provider reports of itself (nil when openssl did not list
+// it), and the evidence, the module's self-tests and the algorithm matrix.
+// Every openssl process loads the module, which runs its self-tests first
+// (0.1 s of CPU natively, seconds emulated): each check that can share a
+// process does. Three processes load it: the listing (the providers, the
+// matrix and MD5's refusal), fipsinstall (the module-mac and the
+// self-tests), and a SHA-256 digest.
+func (r *runner) opensslSelfTest(ctx context.Context, static *Report, self *Report) {
 	m := static.Module
-	var listed *fipsmodule.Identity
-	jobs := []func() Check{
-		func() Check {
-			c, o := r.opensslRun(ctx, Check{Name: "provider-active", Title: "openssl lists the FIPS provider as active, and exactly the providers configured", Required: true}, true, "", nil, "list", "-providers", "-verbose")
-			if c.Status == Passed {
-				c, listed = providerCheck(c, string(o.Output), static)
+	jobs := []func() []Check{
+		func() []Check {
+			c, o := r.opensslListing(ctx, Check{Name: "provider-active", Title: "openssl lists the FIPS provider as active, and exactly the providers configured", Required: true}, listArgs...)
+			a := sameRun(Check{Name: CheckAlgorithms, Title: "under the image's configuration, OpenSSL serves only the FIPS module's approved algorithms, SHA-256 among them, and refuses the non-approved ones (MD5, …)", Required: true}, c)
+			md5 := sameRun(Check{Name: "md5-refused", Title: "a non-approved digest (MD5) is refused", Required: true}, c)
+			if md5.Status != NotRun {
+				md5.Expect = "exit status 0, and no MD5 among the algorithms listed"
 			}
-			return c
+			if c.Status == NotRun {
+				return []Check{c, a, md5}
+			}
+			if c.Status != Passed {
+				a.Status, a.Detail = Failed, c.Detail
+				md5.Status, md5.Detail = Failed, c.Detail
+				return []Check{c, a, md5}
+			}
+			lists, providers, err := splitListing(o.Output, o.Truncated)
+			if err != nil {
+				c.Status, c.Detail = Failed, "the listing cannot be read: "+err.Error()
+				a.Status, a.Detail = Failed, c.Detail
+				md5.Status, md5.Detail = Failed, c.Detail
+				return []Check{c, a, md5}
+			}
+			c, self.Provider = providerCheck(c, providers, static)
+			fipsKey := ""
+			if p := activeFIPS(listedProviders(providers)); p != nil {
+				fipsKey = p.key
+			}
+			a, self.Algorithms = algorithmsCheck(a, lists, fipsKey, static)
+			return []Check{c, a, md5Check(md5, self.Algorithms)}
 		},
 	}
 	if m != nil && m.RealPath != "" && m.RealConfig != "" {
+		jobs = append(jobs, func() []Check {
+			var checks []Check
+			checks, self.SelfTests = r.fipsinstall(ctx, m)
+			return checks
+		})
+	}
+	jobs = append(jobs,
+		func() []Check {
+			return []Check{r.opensslCheck(ctx, Check{Name: "sha256-works", Title: "an approved digest (SHA-256) works", Required: true}, true, "fipsgate", nil, "dgst", "-sha256")}
+		},
+	)
+	self.Checks = runConcurrently(jobs...)
+}
+
+// fipsinstall runs openssl fipsinstall on the module (selftests.go): it
+// checks that it computes the configured module-mac, and that the module
+// passes the self-tests it runs as it loads.
+func (r *runner) fipsinstall(ctx context.Context, m *ModuleFacts) ([]Check, *SelfTests) {
+	verify := Check{Name: "fipsinstall-verify", Title: "openssl fipsinstall computes the module-mac the configuration holds", Required: true}
+	selfTests := Check{Name: CheckSelfTests, Title: "the FIPS module passes every self-test it runs as it loads (openssl fipsinstall prints each)", Required: true}
+	// The module is loaded by fipsinstall alone: under the image's
+	// configuration it would be loaded first, and its self-tests run,
+	// before fipsinstall could ask to see them.
+	env := []string{"OPENSSL_CONF=/dev/null"}
+	name, ok := fipsinstallName(m.RealPath)
+	if !ok {
+		// -verify reads the module and the configuration, and loads
+		// nothing.
 		args := []string{"fipsinstall", "-module", m.RealPath, "-in", m.RealConfig, "-verify"}
 		if m.Section != "" && m.Section != "fips_sect" {
 			args = append(args, "-section_name", m.Section)
 		}
-		jobs = append(jobs, func() Check {
-			// -verify reads only the module and the file it is given. Under
-			// the image's configuration every openssl process loads the FIPS
-			// provider first and runs its self-tests, which would cost as
-			// much again as the verification itself.
-			return r.opensslCheck(ctx, Check{Name: "fipsinstall-verify", Title: "openssl fipsinstall -verify accepts the module configuration", Required: true}, true, "", []string{"OPENSSL_CONF=/dev/null"}, args...)
-		})
+		verify.Title = "openssl fipsinstall -verify accepts the module configuration"
+		verify = r.opensslCheck(ctx, verify, true, "", env, args...)
+		selfTests.Status, selfTests.Required = NotRun, false
+		selfTests.Detail = m.RealPath + " is not NAME.so: openssl fipsinstall, which loads a module by its provider name, cannot load it to show its self-tests"
+		return []Check{verify, selfTests}, nil
 	}
-	jobs = append(jobs,
-		func() Check {
-			return r.opensslCheck(ctx, Check{Name: "sha256-works", Title: "an approved digest (SHA-256) works", Required: true}, true, "fipsgate", nil, "dgst", "-sha256")
-		},
-		func() Check {
-			return r.opensslCheck(ctx, Check{Name: "md5-refused", Title: "a non-approved digest (MD5) is refused", Required: true}, false, "fipsgate", nil, "dgst", "-md5")
-		},
-	)
-	checks := runConcurrently(jobs...)
-	return checks, listed
+	verify, o := r.opensslRun(ctx, verify, true, "", env, "fipsinstall", "-module", m.RealPath, "-provider_name", name)
+	selfTests = sameRun(selfTests, verify)
+	if verify.Status == NotRun {
+		return []Check{verify, selfTests}, nil
+	}
+	verify = fipsinstallMACCheck(verify, o, m)
+	var tests *SelfTests
+	selfTests, tests = selfTestsCheck(selfTests, o)
+	return []Check{verify, selfTests}, tests
 }
 
-// runConcurrently runs independent checks at once, each its own processes.
-func runConcurrently(jobs ...func() Check) []Check {
-	checks := make([]Check, len(jobs))
+// runConcurrently runs independent checks at once, each its own processes,
+// and returns their checks in the order of the jobs.
+func runConcurrently(jobs ...func() []Check) []Check {
+	results := make([][]Check, len(jobs))
 	var wg sync.WaitGroup
 	for i, job := range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			checks[i] = job()
+			results[i] = job()
 		}()
 	}
 	wg.Wait()
-	return checks
+	return slices.Concat(results...)
 }
