@@ -53,15 +53,16 @@ func judgeModuleIdentity(r *Reports) {
 	switch {
 	case listed == nil:
 		id.How = "read from the module's strings; not confirmed at run time: " + unconfirmed(r.SelfTest)
+	case m.Truncated:
+		// A module stuffed with names and versions cannot show that it
+		// carries the reported ones; no certificate is matched either.
+		id.How = "read from the module's strings; what the provider reported at run time (" + listed.String() + ") cannot be confirmed: the module carries more name and version strings than fipsgate reads"
+		doubt = "the module carries more name and version strings than fipsgate reads"
 	case len(m.Carries(*listed)) == 0:
 		id.Identity, id.Confirmed, doubt = *listed, true, ""
 		id.How = fmt.Sprintf("reported by the active FIPS provider at run time (openssl list -providers -verbose), each string of it carried by the module %s (sha256 %s)", m.Path, m.SHA256)
 		r.SelfTest.Checks = append(r.SelfTest.Checks, Check{Name: moduleIdentityCheck, Title: "the active FIPS provider reports an identity its module carries", Required: true, Status: Passed,
 			Detail: fmt.Sprintf("openssl lists the active FIPS provider as %s; the module %s carries each of these strings", listed, m.Path)})
-	case m.Truncated:
-		// A module stuffed with names and versions cannot show that it
-		// carries the reported ones; no certificate is matched either.
-		id.How = "read from the module's strings; what the provider reported at run time (" + listed.String() + ") cannot be confirmed: the module carries more name and version strings than fipsgate reads"
 	default:
 		missing := m.Carries(*listed)
 		r.SelfTest.Checks = append(r.SelfTest.Checks, Check{Name: moduleIdentityCheck, Title: "the active FIPS provider reports an identity its module carries", Required: true, Status: Failed,

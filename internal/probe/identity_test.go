@@ -20,6 +20,10 @@ func TestJudgeModuleIdentity(t *testing.T) {
 		Names: []string{"OpenSSL FIPS Provider"}, Versions: []string{"3.5.9"}}
 	twoNames := fipsmodule.Info{Size: 1, SHA256: "ef", Name: "OpenSSL FIPS Provider", Version: "3.1.2",
 		Names: []string{"OpenSSL FIPS Provider", "Chainguard FIPS Provider for OpenSSL"}, Versions: []string{"3.1.2", "3.4.0"}}
+	// More name and version strings than fipsgate keeps: that the module
+	// carries the reported identity shows nothing.
+	stuffed := fipsmodule.Info{Size: 1, SHA256: "12", Name: "OpenSSL FIPS Provider", Version: "3.1.2", Truncated: true,
+		Names: []string{"OpenSSL FIPS Provider"}, Versions: []string{"3.1.2"}}
 	for _, tc := range []struct {
 		name      string
 		info      fipsmodule.Info
@@ -44,6 +48,8 @@ func TestJudgeModuleIdentity(t *testing.T) {
 		// The provider's report settles which of the module's names it is.
 		{"settles a doubt", twoNames, &fipsmodule.Identity{Name: "Chainguard FIPS Provider for OpenSSL", Version: "3.4.0"}, false,
 			fipsmodule.Identity{Name: "Chainguard FIPS Provider for OpenSSL", Version: "3.4.0"}, true, Passed, Passed, "#5132"},
+		{"stuffed module", stuffed, &fipsmodule.Identity{Name: "OpenSSL FIPS Provider", Version: "3.1.2", Build: "3.1.2"}, false,
+			fipsmodule.Identity{Name: "OpenSSL FIPS Provider", Version: "3.1.2"}, false, "", Warning, "identity is in doubt"},
 		{"no openssl, doubt", twoNames, nil, false,
 			fipsmodule.Identity{Name: "OpenSSL FIPS Provider", Version: "3.1.2"}, false, "", Warning, "2 provider names"},
 		{"no openssl, read from the module", debian, nil, false,
