@@ -1,10 +1,12 @@
 package attestation
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"sort"
@@ -446,10 +448,12 @@ func judgeSummaries(p predicate.Predicate, f found, d digest.Digest) string {
 		if st.Type != StatementV1 && st.Type != StatementV01 || !bound(st, f.subject, d) {
 			return "fipsgate's verification summary (VSA) beside the predicate is not a statement about this platform's manifest " + d.String()
 		}
-		if !reflect.DeepEqual(got, want) {
-			g, _ := json.Marshal(got)
-			w, _ := json.Marshal(want)
-			return fmt.Sprintf("fipsgate's verification summary (VSA) does not match the predicate beside it: it says %s, the predicate %s", g, w)
+		// Compared as JSON, not as what encoding/json decodes: that matches
+		// keys in any case, keeps the last of duplicate keys and drops
+		// unknown ones, so a summary could say to other readers what Go
+		// does not see.
+		if w, _ := json.Marshal(want); !sameJSON(st.Predicate, w) {
+			return fmt.Sprintf("fipsgate's verification summary (VSA) does not match the predicate beside it: it says %s, the predicate %s", st.Predicate, w)
 		}
 	}
 	return ""
@@ -546,4 +550,64 @@ func parseVersion(v string) ([2]int, error) {
 		return [2]int{}, errors.New("version " + strconv.Quote(v) + " is not MAJOR.MINOR")
 	}
 	return [2]int{a, b}, nil
+}
+
+// sameJSON tells whether a and b are the same JSON value, keys compared as
+// written; a document with a key twice in one object is never the same.
+func sameJSON(a, b []byte) bool {
+	var va, vb any
+	if hasDuplicateKeys(a) || hasDuplicateKeys(b) || json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
+}
+
+// hasDuplicateKeys tells whether an object of the JSON document dt has a
+// key twice, or dt is not JSON.
+func hasDuplicateKeys(dt []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(dt))
+	type frame struct {
+		keys   map[string]bool
+		object bool
+		key    bool // the next string of an object is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return false
+		}
+		if err != nil {
+			return true
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if top != nil && top.object {
+					top.key = true
+				}
+				stack = append(stack, &frame{keys: map[string]bool{}, object: t == '{', key: t == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case string:
+			if top != nil && top.object && top.key {
+				if top.keys[t] {
+					return true
+				}
+				top.keys[t] = true
+				top.key = false
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.key = true
+		}
+	}
 }

@@ -183,6 +183,14 @@ func TestVerifySummaries(t *testing.T) {
 			s.Verifier.ID = "https://verifier.example"
 			s.VerificationResult = "FAILED"
 		})}, Pass, "attested"},
+		// What encoding/json does not see: another reader of the summary
+		// would read levels the predicate never earned.
+		{"a key in another case", []string{strings.Replace(vsa(passed, "$MANIFEST", nil), `"verifiedLevels":`,
+			`"verifiedLevels":["FIPSGATE_CMVP_VALIDATED_MODULE"],"VerifiedLevels":`, 1)}, Fail, "does not match"},
+		{"a key twice", []string{strings.Replace(vsa(passed, "$MANIFEST", nil), `"verifiedLevels":`,
+			`"verifiedLevels":["FIPSGATE_CMVP_VALIDATED_MODULE"],"verifiedLevels":`, 1)}, Fail, "does not match"},
+		{"an unknown key", []string{strings.Replace(vsa(passed, "$MANIFEST", nil), `"verifiedLevels":`,
+			`"timeVerified":"2026-12-02T00:00:00Z","verifiedLevels":`, 1)}, Fail, "does not match"},
 		{"malformed", []string{`{"_type":"https://in-toto.io/Statement/v1","predicateType":"` + predicate.VSAType + `","predicate":{"verifiedLevels":"all"}}`}, Fail, "malformed"},
 		{"too many", many, Error, "more than 8 verification summaries"},
 	} {
