@@ -37,7 +37,7 @@ func newPredicate(in predicateInput) predicate.Predicate {
 	if o := in.Static.OpenSSL; o != nil {
 		p.OpenSSL = &predicate.OpenSSL{
 			Libcrypto: o.Libcrypto, ConfigFile: o.ConfigFile, ConfigSource: o.ConfigSource, Files: o.Files,
-			ConfigDiagnostics: o.Summary.ConfigDiagnostics, ActiveProviders: nonNil(o.Summary.Active()),
+			ConfigDiagnostics: o.Summary.ConfigDiagnostics, ActiveProviders: o.Summary.Active(),
 			DefaultProperties: o.Summary.DefaultProperties,
 		}
 	}
@@ -155,11 +155,4 @@ func sha256Set(hex string) predicate.DigestSet {
 		return nil
 	}
 	return predicate.DigestSet{"sha256": hex}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
